@@ -1,0 +1,3 @@
+from uniav.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Media decoding and the snippet grid."""

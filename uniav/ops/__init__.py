@@ -1,0 +1,1 @@
+"""Pure, vectorised math: targets, losses, decoding, NMS."""

@@ -1,0 +1,84 @@
+"""Points of the feature pyramid and the label assignment of ground-truth segments to them.
+
+All functions are pure and vectorised over points, segments and videos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def make_points(padded_len: int, strides: Sequence[int], regression_range: Sequence[Sequence[float]]
+                ) -> list[torch.Tensor]:
+    """Per level l a (padded_len / s_l, 4) tensor of (t, range_lo, range_hi, stride), t = 0, s, 2s, ..."""
+    out = []
+    for s, (lo, hi) in zip(strides, regression_range, strict=True):
+        t = torch.arange(0, padded_len, s, dtype=torch.float32)
+        n = t.shape[0]
+        out.append(torch.stack([t, torch.full((n,), float(lo)), torch.full((n,), float(hi)),
+                                torch.full((n,), float(s))], dim=1))
+    return out
+
+
+def assign_targets(points: torch.Tensor, segments: Sequence[torch.Tensor], labels: Sequence[torch.Tensor],
+                   num_classes: int, class_aware: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Label assignment for a batch of videos on the concatenated points (P, 4).
+
+    A point is a candidate for a segment (grid units) when it lies strictly inside it and its larger
+    distance to the boundaries is within the point's regression range (inclusive). Class-agnostic:
+    each point keeps the shortest candidate(s) (ties within 1e-3 all count for the class target,
+    the first shortest gives the offsets). Class-aware: every candidate is kept and its offsets go
+    to its label's slot (the last candidate of a label wins, as in the official loop).
+
+    Returns class targets (B, P, C) in {0, 1} and offsets divided by the point's stride:
+    (B, P, 2) class-agnostic, (B, P, C, 2) class-aware (zeros where a slot has no target).
+    """
+    b = len(segments)
+    p = points.shape[0]
+    n_max = max((int(s.shape[0]) for s in segments), default=0)
+    dtype = points.dtype
+    if n_max == 0:
+        reg_shape = (b, p, num_classes, 2) if class_aware else (b, p, 2)
+        return points.new_zeros((b, p, num_classes)), points.new_zeros(reg_shape)
+
+    segs = points.new_zeros((b, n_max, 2))
+    labs = torch.zeros((b, n_max), dtype=torch.long, device=points.device)
+    valid = torch.zeros((b, n_max), dtype=torch.bool, device=points.device)
+    for i, (s, lab) in enumerate(zip(segments, labels, strict=True)):
+        k = int(s.shape[0])
+        segs[i, :k] = s.to(dtype)
+        labs[i, :k] = lab.long()
+        valid[i, :k] = True
+
+    t = points[None, :, 0, None]  # (1, P, 1)
+    left = t - segs[:, None, :, 0]  # (B, P, N)
+    right = segs[:, None, :, 1] - t
+    reg = torch.stack((left, right), dim=-1)  # (B, P, N, 2)
+    inside = torch.minimum(left, right) > 0
+    far = torch.maximum(left, right)
+    in_range = (far >= points[None, :, 1, None]) & (far <= points[None, :, 2, None])
+    lens = (segs[:, :, 1] - segs[:, :, 0])[:, None, :].expand(b, p, n_max)
+    candidate = inside & in_range & valid[:, None, :]
+    lens = lens.masked_fill(~candidate, float("inf"))
+    one_hot = F.one_hot(labs, num_classes).to(dtype) * valid[..., None].to(dtype)  # (B, N, C)
+    stride = points[None, :, 3]
+
+    if class_aware:
+        keep = candidate
+        cls_targets = (keep.to(dtype) @ one_hot).clamp_(0.0, 1.0)
+        # index of the last candidate of each label at each point (-1 if none)
+        order = torch.arange(1, n_max + 1, device=points.device)
+        slot = (keep[..., None] & one_hot[:, None].bool()) * order[None, None, :, None]  # (B, P, N, C)
+        last = slot.amax(dim=2) - 1  # (B, P, C)
+        gathered = torch.gather(reg, 2, last.clamp(min=0)[..., None].expand(b, p, num_classes, 2))
+        reg_targets = gathered * (last >= 0)[..., None].to(dtype) / stride[..., None, None]
+        return cls_targets, reg_targets
+
+    min_len, min_idx = lens.min(dim=2)  # (B, P)
+    keep = (lens <= min_len[..., None] + 1e-3) & (lens < float("inf"))
+    cls_targets = (keep.to(dtype) @ one_hot).clamp_(0.0, 1.0)
+    reg_targets = torch.gather(reg, 2, min_idx[..., None, None].expand(b, p, 1, 2)).squeeze(2)
+    return cls_targets, reg_targets / stride[..., None]
