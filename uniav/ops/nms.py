@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from enum import Enum
 
+import numpy as np
 import torch
 
 from uniav.config import DecodeConfig, NmsMethod
@@ -44,6 +45,17 @@ def group_by_label(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, to
     return uniq, group, rank, int(counts.max().item()) if counts.numel() else 0
 
 
+def _decay_in_place(iou: np.ndarray, decay: Decay, iou_threshold: float, sigma: float) -> np.ndarray:
+    """Score multipliers for the given IoUs (float32; the Gaussian case overwrites `iou`)."""
+    if decay is Decay.GAUSSIAN:
+        np.square(iou, out=iou)
+        iou *= np.float32(-1.0 / sigma)
+        return np.exp(iou, out=iou)
+    if decay is Decay.LINEAR:
+        return np.where(iou >= iou_threshold, 1 - iou, 1).astype(np.float32)
+    return (iou <= iou_threshold).astype(np.float32)
+
+
 def grouped_nms(segments: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, *, decay: Decay,
                 iou_threshold: float = 0.7, sigma: float = 0.5, min_score: float = 0.001,
                 max_per_class: int = 100, per_label: bool = True
@@ -51,49 +63,58 @@ def grouped_nms(segments: torch.Tensor, scores: torch.Tensor, labels: torch.Tens
     """NMS applied independently per label (or over everything with ``per_label=False``).
 
     Returns the picks of every group, at most `max_per_class` each, with their (decayed) scores,
-    concatenated group by group in pick order.
+    concatenated group by group in pick order. Runs on the CPU in float32 (as the official operator);
+    candidates are laid out as a (groups, width) table so that each pick step handles every group
+    and candidate at once.
     """
+    device = segments.device
     if segments.shape[0] == 0:
         return segments.new_zeros((0, 2)), scores.new_zeros((0,)), labels.new_zeros((0,))
     keys = labels if per_label else torch.zeros_like(labels)
-    _, group, rank, width = group_by_label(keys)
-    g = int(group.max().item()) + 1
-    segs = segments.new_zeros((g, width, 2))
-    segs[group, rank] = segments
-    s = scores.new_full((g, width), -1.0)
-    s[group, rank] = scores
-    lab = labels.new_zeros((g, width))
-    lab[group, rank] = labels
-    alive = torch.zeros((g, width), dtype=torch.bool, device=scores.device)
-    alive[group, rank] = True
+    _, group, rank, width = group_by_label(keys.cpu())
+    g_idx, r_idx = group.numpy(), rank.numpy()
+    g = int(g_idx.max()) + 1
+    segs = np.zeros((g, width, 2), dtype=np.float32)
+    segs[g_idx, r_idx] = segments.detach().cpu().float().numpy()
+    # remaining scores; -1 marks a removed (or padding) entry since real scores are >= 0
+    s = np.full((g, width), -1.0, dtype=np.float32)
+    s[g_idx, r_idx] = scores.detach().cpu().float().numpy()
+    item = np.full((g, width), -1, dtype=np.int64)
+    item[g_idx, r_idx] = np.arange(g_idx.shape[0])
 
-    rows = torch.arange(g, device=scores.device)
-    picks_seg, picks_score, picks_lab, picks_ok = [], [], [], []
+    x1, x2 = np.ascontiguousarray(segs[..., 0]), np.ascontiguousarray(segs[..., 1])
+    length = x2 - x1 + np.float32(LENGTH_EPS)
+
+    rows = np.arange(g)
+    floor = np.float32(min_score)
+    inter, den = np.empty((g, width), np.float32), np.empty((g, width), np.float32)
+    picked_idx, picked_score, picked_ok = [], [], []
     for _ in range(min(max_per_class, width)):
-        if not bool(alive.any()):
+        idx = s.argmax(axis=1)
+        best = s[rows, idx]
+        ok = best >= 0
+        if not ok.any():
             break
-        cur = torch.where(alive, s, torch.full_like(s, -float("inf")))
-        idx = cur.argmax(dim=1)
-        ok = alive[rows, idx]
-        seg = segs[rows, idx]  # (G, 2)
-        picks_seg.append(seg)
-        picks_score.append(s[rows, idx])
-        picks_lab.append(lab[rows, idx])
-        picks_ok.append(ok)
-        alive[rows, idx] = False
-        iou = segment_iou(seg[:, None, :], segs)  # (G, W)
-        if decay is Decay.GAUSSIAN:
-            w = torch.exp(-(iou * iou) / sigma)
-        elif decay is Decay.LINEAR:
-            w = torch.where(iou >= iou_threshold, 1 - iou, torch.ones_like(iou))
-        else:
-            w = (iou <= iou_threshold).to(s.dtype)
-        s = torch.where(alive & ok[:, None], s * w, s)
-        alive &= s >= min_score
-    if not picks_seg:
+        picked_idx.append(idx)
+        picked_score.append(best)
+        picked_ok.append(ok)
+        s[rows, idx] = -1.0
+        # IoU of every remaining segment with its group's pick, then the decay of its score
+        np.minimum(x2, x2[rows, idx][:, None], out=inter)
+        np.subtract(inter, np.maximum(x1, x1[rows, idx][:, None], out=den), out=inter)
+        np.maximum(inter, 0, out=inter)
+        np.add(length, length[rows, idx][:, None], out=den)
+        den -= inter
+        np.divide(inter, den, out=inter)
+        s *= _decay_in_place(inter, decay, iou_threshold, sigma)
+        np.putmask(s, s < floor, np.float32(-1.0))
+    if not picked_idx:
         return segments.new_zeros((0, 2)), scores.new_zeros((0,)), labels.new_zeros((0,))
-    ok = torch.stack(picks_ok, 1)  # (G, K): row-major = group by group, in pick order
-    return (torch.stack(picks_seg, 1)[ok], torch.stack(picks_score, 1)[ok], torch.stack(picks_lab, 1)[ok])
+    ok = np.stack(picked_ok, 1)  # (G, K): row-major = group by group, in pick order
+    items = item[rows[:, None], np.stack(picked_idx, 1)][ok]
+    chosen = torch.from_numpy(items).to(device)
+    out_scores = torch.from_numpy(np.stack(picked_score, 1)[ok]).to(device=device, dtype=scores.dtype)
+    return segments[chosen], out_scores, labels[chosen]
 
 
 def seg_voting(nms_segs: torch.Tensor, all_segs: torch.Tensor, all_scores: torch.Tensor,

@@ -63,22 +63,26 @@ def assign_targets(points: torch.Tensor, segments: Sequence[torch.Tensor], label
     lens = (segs[:, :, 1] - segs[:, :, 0])[:, None, :].expand(b, p, n_max)
     candidate = inside & in_range & valid[:, None, :]
     lens = lens.masked_fill(~candidate, float("inf"))
-    one_hot = F.one_hot(labs, num_classes).to(dtype) * valid[..., None].to(dtype)  # (B, N, C)
     stride = points[None, :, 3]
 
     if class_aware:
-        keep = candidate
-        cls_targets = (keep.to(dtype) @ one_hot).clamp_(0.0, 1.0)
-        # index of the last candidate of each label at each point (-1 if none)
-        order = torch.arange(1, n_max + 1, device=points.device)
-        slot = (keep[..., None] & one_hot[:, None].bool()) * order[None, None, :, None]  # (B, P, N, C)
-        last = slot.amax(dim=2) - 1  # (B, P, C)
-        gathered = torch.gather(reg, 2, last.clamp(min=0)[..., None].expand(b, p, num_classes, 2))
-        reg_targets = gathered * (last >= 0)[..., None].to(dtype) / stride[..., None, None]
-        return cls_targets, reg_targets
+        # every candidate pair (video, point, gt); per (video, point, label) the last gt wins
+        bi, pi, ni = torch.nonzero(candidate, as_tuple=True)
+        slot = (bi * p + pi) * num_classes + labs[bi, ni]
+        last = torch.full((b * p * num_classes,), -1, dtype=torch.long, device=points.device)
+        last.scatter_reduce_(0, slot, ni, reduce="amax")
+        hit = last >= 0
+        cls_targets = hit.to(dtype).view(b, p, num_classes)
+        reg_targets = points.new_zeros((b * p * num_classes, 2))
+        where = torch.nonzero(hit, as_tuple=True)[0]
+        pair = where // num_classes  # flat (video, point)
+        vb, vp = pair // p, pair % p
+        reg_targets[where] = reg[vb, vp, last[where]] / points[vp, 3, None]
+        return cls_targets, reg_targets.view(b, p, num_classes, 2)
 
     min_len, min_idx = lens.min(dim=2)  # (B, P)
     keep = (lens <= min_len[..., None] + 1e-3) & (lens < float("inf"))
+    one_hot = F.one_hot(labs, num_classes).to(dtype) * valid[..., None].to(dtype)  # (B, N, C)
     cls_targets = (keep.to(dtype) @ one_hot).clamp_(0.0, 1.0)
     reg_targets = torch.gather(reg, 2, min_idx[..., None, None].expand(b, p, 1, 2)).squeeze(2)
     return cls_targets, reg_targets / stride[..., None]
