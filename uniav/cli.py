@@ -7,9 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from uniav import __version__
-from uniav.commands import convert_official
+from uniav.commands import convert_official, predict
+from uniav.media.errors import MediaError
 
-COMMANDS = (convert_official,)
+COMMANDS = (predict, convert_official)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError, MediaError) as exc:
         # Expected failures (bad input, mismatched checkpoints...) get one clear line, no traceback.
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"uniav {args.command}: error: {msg}", file=sys.stderr)

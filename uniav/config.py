@@ -95,6 +95,9 @@ class TaskConfig:
     # ActivityNet regime: features of any length are linearly resized to max_seq_len steps.
     resize_to_max_len: bool = False
     tiou_thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    # which tracks the task's events live in: a clip without one of them skips the task
+    needs_video: bool = True
+    needs_audio: bool = True
 
     def __post_init__(self) -> None:
         if not self.labels:
@@ -300,7 +303,7 @@ def paper_tasks() -> tuple[TaskConfig, ...]:
         TaskConfig(
             name="TAL", labels=load_vocabulary("activitynet13"), class_aware=False, max_seq_len=256,
             prompt_template=DEFAULT_TEMPLATES["TAL"], label_smoothing=0.1, nms_sigma=0.75, feat_stride=8,
-            init_loss_norm=400, trunc_thresh=0.5, resize_to_max_len=True,
+            init_loss_norm=400, trunc_thresh=0.5, resize_to_max_len=True, needs_audio=False,
             tiou_thresholds=tuple(round(0.5 + 0.05 * i, 2) for i in range(10)),
         ),
         TaskConfig(
@@ -311,7 +314,7 @@ def paper_tasks() -> tuple[TaskConfig, ...]:
         TaskConfig(
             name="SED", labels=load_vocabulary("desed"), class_aware=True, max_seq_len=64,
             prompt_template=DEFAULT_TEMPLATES["SED"], nms_sigma=0.4, feat_stride=4, init_loss_norm=400,
-            trunc_thresh=0.3,
+            trunc_thresh=0.3, needs_video=False,
         ),
     )
 
