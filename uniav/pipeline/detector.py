@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from uniav.config import ClassifierKind, TaskConfig
+from uniav.data.transforms import resize_to_length, stretched_timing
 from uniav.encoders import ClipFeatures, Encoder, FeatureCache, UnknownPromptError, build_encoder
 from uniav.media.grid import SnippetGrid
 from uniav.model.uniav import UniAV
@@ -201,11 +201,8 @@ class Detector:
         if task.resize_to_max_len:
             # the ActivityNet regime: the whole clip as max_seq_len steps of a stretched grid
             length = task.max_seq_len
-            stride = ((steps - 1) * task.feat_stride + task.num_frames) / length
-            if steps != length:
-                vis = F.interpolate(vis[None], size=length, mode="linear", align_corners=False)[0]
-                aud = F.interpolate(aud[None], size=length, mode="linear", align_corners=False)[0]
-            timing = GridTiming(stride, stride, task.fps, feats.duration)
+            timing = stretched_timing(steps, task, feats.duration)
+            vis, aud = resize_to_length(vis, aud, length)
             windows = plan_windows(length, length)
         else:
             timing = GridTiming(task.feat_stride, task.num_frames, task.fps, feats.duration)
