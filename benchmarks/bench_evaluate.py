@@ -12,6 +12,10 @@ Settings (fixed seed):
   the same ground truth), 9 thresholds.
 Prints the best wall time of ``--repeat`` runs for evaluation alone, and the time to parse the
 TAL predictions from the JSON-layout mapping.
+
+Then (``--model-videos N``, default 200; 0 skips) the whole `evaluate_model` path per task on N videos of
+random npz features: feature loading, grid transforms, the network (paper tasks and sequence lengths,
+signal-encoder widths, D = 128), decoding, Soft-NMS and mAP; prints videos per second.
 """
 
 from __future__ import annotations
@@ -92,6 +96,8 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=5000)
     parser.add_argument("--per-video", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--model-videos", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
 
@@ -137,6 +143,55 @@ def main() -> None:
                 layout["database"].setdefault(vid, []).append({"segment": [s, e], "label_id": c, "scores": p})
             secs, _ = best_of(args.repeat, lambda layout=layout: parse_predictions(layout))
             print(f"  parsing those predictions from the JSON-layout mapping: {secs:.3f} s")
+    if args.model_videos > 0:
+        bench_evaluate_model(args.model_videos, args.batch_size)
+
+
+def bench_evaluate_model(n_videos: int, batch_size: int) -> None:
+    """Time `evaluate_model` per task on `n_videos` videos of random features (see the module docstring)."""
+    import dataclasses
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from uniav.config import EncoderSpec, ModelConfig, paper_tasks
+    from uniav.data import FeatureManifest, NpzFeatureStore, TaskDataset, load_annotation_db, write_npz_features
+    from uniav.evaluation.runner import evaluate_model
+    from uniav.media.grid import SnippetGrid
+    from uniav.model.uniav import UniAV
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    tasks = tuple(dataclasses.replace(t, labels=t.labels[:20]) for t in paper_tasks())
+    cfg = ModelConfig(tasks=tasks, visual_dim=384, audio_dim=256, text_dim=512, embd_dim=128, head_dim=128,
+                      droppath=0.0, encoder=EncoderSpec("signal"))
+    model = UniAV(cfg).eval()
+    steps = {"TAL": (60, 480), "AVEL": (40, 240), "SED": (40, 40)}  # native steps per video
+    print(f"evaluate_model: {n_videos} videos per task, batch {batch_size}, torch threads {torch.get_num_threads()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in tasks:
+            folder = Path(tmp) / task.name
+            db = {}
+            for i in range(n_videos):
+                t = int(rng.integers(steps[task.name][0], steps[task.name][1] + 1))
+                dur = (t * task.feat_stride + 8) / 16
+                write_npz_features(folder / f"v{i}.npz", rng.normal(size=(t, 384)), rng.normal(size=(t, 256)), dur)
+                s, k = float(rng.uniform(0, dur / 2)), i % task.num_classes
+                db[f"v{i}"] = {"subset": "test", "duration": dur, "annotations": [
+                    {"segment": [s, s + dur / 4], "label": task.labels[k], "label_id": k}]}
+            FeatureManifest(cfg.encoder, "bench", 384, 256, 512, SnippetGrid(task.feat_stride)).write(
+                folder / "manifest.json")
+            (folder / "ann.json").write_text(json.dumps({"database": db}))
+            ds = TaskDataset(task, load_annotation_db(folder / "ann.json"), NpzFeatureStore(folder), ["test"])
+            texts = {task.name: torch.randn(task.num_classes, 512)}
+            t0 = time.perf_counter()
+            report = evaluate_model(model, {task.name: ds}, texts, batch_size=batch_size)
+            secs = time.perf_counter() - t0
+            print(f"  {task.name:<4} ({steps[task.name][0]}-{steps[task.name][1]} steps, max_seq_len "
+                  f"{task.max_seq_len}): {secs:.2f} s, {n_videos / secs:.1f} videos/s, "
+                  f"{report.metadata['predictions'][task.name]:,} predictions")
 
 
 if __name__ == "__main__":
