@@ -18,13 +18,13 @@ from uniav.commands import extract as extract_cmd
 from uniav.config import EncoderSpec
 from uniav.data import FeatureError, FeatureManifest, NpzFeatureStore, load_task_dataset
 from uniav.data.extract import (
-    DistInfo,
     dataset_layout,
     ensure_features,
     extract_features,
     find_media,
     shard,
 )
+from uniav.distributed import DistInfo
 from uniav.encoders import build_encoder
 from uniav.media.grid import SnippetGrid
 from uniav.training.config import TaskDataConfig

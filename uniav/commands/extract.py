@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
     from uniav.config import EncoderSpec
     from uniav.data.annotations import load_annotation_db
-    from uniav.data.extract import DistInfo, dataset_layout, extract_features, find_media
+    from uniav.data.extract import dataset_layout, extract_features, find_media
+    from uniav.distributed import DistInfo
     from uniav.encoders import FeatureCache, build_encoder
     from uniav.media.grid import SnippetGrid
 

@@ -30,6 +30,7 @@ from uniav.data.features import (
     atomic_write_bytes,
     write_npz_features,
 )
+from uniav.distributed import DistInfo
 from uniav.encoders.base import Encoder
 from uniav.media.grid import SnippetGrid
 
@@ -40,31 +41,6 @@ log = logging.getLogger(__name__)
 MEDIA_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".wav", ".flac", ".mp3", ".ogg", ".m4a")
 ANNOTATIONS_FILE = "annotations.json"
 VIDEOS_DIR = "videos"
-
-
-@dataclass(frozen=True)
-class DistInfo:
-    """This process's place among the extraction processes."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    def __post_init__(self) -> None:
-        if self.world_size < 1 or not 0 <= self.rank < self.world_size:
-            raise ValueError(f"invalid rank {self.rank} for world size {self.world_size}")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> DistInfo:
-        """From ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` (as set by torchrun); defaults 0, 1, 0."""
-        env = os.environ if env is None else env
-        try:
-            rank = int(env.get("RANK", "0"))
-            world = int(env.get("WORLD_SIZE", "1"))
-            local = int(env.get("LOCAL_RANK", str(rank)))
-        except ValueError as exc:
-            raise ValueError(f"RANK / WORLD_SIZE / LOCAL_RANK must be integers ({exc})") from None
-        return cls(rank, world, local)
 
 
 @dataclass(frozen=True)

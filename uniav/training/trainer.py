@@ -23,11 +23,11 @@ import torch
 from tqdm import tqdm
 
 from uniav.config import EncoderSpec, ModelConfig, TaskConfig, paper_tasks
+from uniav.distributed import DistInfo, barrier, broadcast_object, init_distributed
 from uniav.model.uniav import UniAV
 from uniav.ops.losses import LossOutput, uniav_loss
 from uniav.ops.targets import assign_targets
 from uniav.training.config import TrainConfig, TrainConfigError
-from uniav.training.distributed import DistInfo, barrier, broadcast_object, init_distributed
 from uniav.training.ema import ModelEma
 from uniav.training.optim import make_optimizer
 from uniav.training.round_robin import epoch_batches, iterations_per_epoch, sample_rng
@@ -110,7 +110,7 @@ class Trainer:
                       for t in self.tasks}
         self.batch_sizes = {t.name: cfg.tasks[t.name].batch_size for t in self.tasks}
         self.iters_per_epoch = cfg.train.iterations_per_epoch or iterations_per_epoch(
-            {n: len(d) for n, d in self.train_sets.items()}, self.batch_sizes, self.dist.world)
+            {n: len(d) for n, d in self.train_sets.items()}, self.batch_sizes, self.dist.world_size)
         self.total_epochs = cfg.train.epochs + cfg.train.warmup_epochs
         self.optimizer = make_optimizer(self.model, cfg.train.learning_rate, cfg.train.weight_decay)
         self.ema = ModelEma(self.model, cfg.train.ema_decay)
@@ -194,7 +194,7 @@ class Trainer:
         active = self.stop_and_go.active
         tasks = [t for t in self.tasks if t.name in active]
         order = {t.name: epoch_batches(len(self.train_sets[t.name]), self.batch_sizes[t.name], self.iters_per_epoch,
-                                       self.cfg.train.seed, i, epoch, self.dist.rank, self.dist.world)
+                                       self.cfg.train.seed, i, epoch, self.dist.rank, self.dist.world_size)
                  for i, t in enumerate(self.tasks)}
         sums: dict[str, dict[str, float]] = {t.name: {"cls": 0.0, "reg": 0.0, "loss": 0.0, "n": 0} for t in tasks}
         bar = tqdm(range(self.iters_per_epoch), desc=f"epoch {epoch + 1}/{self.total_epochs}",
@@ -232,8 +232,9 @@ class Trainer:
             t.name: load_task_dataset(t, self.cfg.tasks[t.name], split) for t in self.tasks}
         return evaluate_model(model or self.ema.module, sets, self.texts)
 
-    def fit(self, resume: bool = False) -> TrainState:
-        """Train from the current state (or the last checkpoint with `resume`) to the last epoch."""
+    def fit(self, resume: bool = False, stop_after: int | None = None) -> TrainState:
+        """Train from the current state (or the last checkpoint with `resume`) to the last epoch, or for
+        `stop_after` epochs of this call (the run can be resumed later)."""
         if resume:
             self.load_checkpoint()
         self.output.mkdir(parents=True, exist_ok=True)
@@ -242,8 +243,9 @@ class Trainer:
                                                                        default=str))
         self.log(f"training {', '.join(f'{t.name} ({len(self.train_sets[t.name])} videos)' for t in self.tasks)}: "
                  f"{self.total_epochs} epochs x {self.iters_per_epoch} iterations, "
-                 f"{self.model.num_parameters():,} parameters, world size {self.dist.world}")
-        for epoch in range(self.state.epoch, self.total_epochs):
+                 f"{self.model.num_parameters():,} parameters, world size {self.dist.world_size}")
+        last = self.total_epochs if stop_after is None else min(self.total_epochs, self.state.epoch + stop_after)
+        for epoch in range(self.state.epoch, last):
             t0 = time.time()
             losses = self.train_epoch(epoch)
             record: dict[str, Any] = {"type": "epoch", "epoch": epoch, "seconds": round(time.time() - t0, 2),
@@ -265,7 +267,7 @@ class Trainer:
             self._log_metrics(record)
             self.log(self._epoch_line(record))
             self.save_checkpoint()
-        if self.dist.is_main:
+        if self.dist.is_main and self.state.epoch == self.total_epochs:
             self.export(self.output / "model", extra={"epoch": self.total_epochs - 1})
         barrier(self.dist)
         return self.state
