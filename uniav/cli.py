@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from uniav import __version__
-from uniav.commands import convert_official, evaluate, extract, predict, push, train
+from uniav.commands import convert_official, evaluate, extract, predict, push, synth, train
 from uniav.media.errors import MediaError
 
-COMMANDS = (predict, train, evaluate, extract, convert_official, push)
+COMMANDS = (predict, train, evaluate, extract, synth, convert_official, push)
 
 
 def build_parser() -> argparse.ArgumentParser:
