@@ -153,3 +153,22 @@ def test_push_to_hub_uploads_a_loadable_folder(saved, tmp_path):
     assert (uploaded / "README.md").read_text().endswith("# card\n")
     again = UniAV.from_pretrained(uploaded)
     assert torch.equal(outputs(again).cls_logits[0], outputs(model).cls_logits[0])
+
+
+def test_push_command_uploads_the_folder_with_its_card(saved, tmp_path, monkeypatch, capsys):
+    import huggingface_hub
+
+    from uniav.cli import main
+
+    _, folder = saved
+    (folder / "README.md").write_text("---\nlibrary_name: uniav\n---\n# my card\n")
+    remote = tmp_path / "remote"
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: RecordingHubApi(remote))
+    assert main(["push", str(folder), "acme/cli-pushed"]) == 0
+    assert "pushed" in capsys.readouterr().out
+    assert (remote / "acme" / "cli-pushed" / "README.md").read_text().endswith("# my card\n")
+    assert (remote / "acme" / "cli-pushed" / "model.safetensors").is_file()
+    bad = tmp_path / "not-a-model"
+    bad.mkdir()
+    assert main(["push", str(bad), "acme/x"]) == 2
+    assert "no config.json" in capsys.readouterr().err

@@ -25,6 +25,7 @@ Relative paths are resolved against the YAML file's folder.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,7 @@ def _resolve(path: str | None, base: Path) -> str | None:
     if path is None:
         return None
     p = Path(path).expanduser()
-    return str(p if p.is_absolute() else (base / p))
+    return os.path.normpath(p if p.is_absolute() else (base / p))
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
