@@ -48,8 +48,9 @@ def random_candidates(n, num_classes, seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_soft_nms_matches_reference_per_class(seed):
     segs, scores, labels = random_candidates(400, 5, seed)
-    got_s, got_sc, got_l = grouped_nms(segs, scores, labels, decay=Decay.GAUSSIAN, sigma=0.5, min_score=0.001,
-                                       max_per_class=30)
+    picked, got_sc = grouped_nms(segs, scores, labels, decay=Decay.GAUSSIAN, sigma=0.5, min_score=0.001,
+                                 max_per_group=30)
+    got_s, got_l = segs[picked], labels[picked]
     for c in range(5):
         idx = torch.nonzero(labels == c).flatten()
         ref = reference_soft_nms(segs[idx], scores[idx], 0.5, 0.001, 30)
@@ -65,8 +66,9 @@ def test_soft_nms_drops_segments_below_min_score():
     # three identical segments: each pick decays the others by exp(-1/sigma)
     segs = torch.tensor([[0.0, 10.0]] * 3)
     scores = torch.tensor([0.9, 0.8, 0.7])
-    s, sc, _ = grouped_nms(segs, scores, torch.zeros(3, dtype=torch.long), decay=Decay.GAUSSIAN, sigma=0.1,
-                           min_score=0.001, max_per_class=10)
+    picked, sc = grouped_nms(segs, scores, torch.zeros(3, dtype=torch.long), decay=Decay.GAUSSIAN, sigma=0.1,
+                             min_score=0.001, max_per_group=10)
+    s = segs[picked]
     # exp(-10) * 0.8 = 3.6e-5 < 0.001: both followers are dropped after the first pick
     assert sc.tolist() == pytest.approx([0.9])
     assert s.shape == (1, 2)
@@ -77,7 +79,7 @@ def test_hard_nms_suppresses_overlaps_above_threshold():
     scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
     labels = torch.zeros(4, dtype=torch.long)
     cfg = DecodeConfig(nms_method=NmsMethod.HARD, iou_threshold=0.7)
-    s, sc, _ = batched_nms(segs, scores, labels, cfg, sigma=0.5)
+    s, sc, _, _ = batched_nms(segs, scores, labels, cfg, sigma=0.5)
     # [1,10] has IoU 0.9 with [0,10]: suppressed; [0,5] has IoU 0.5: kept
     assert sc.tolist() == pytest.approx([0.9, 0.7, 0.6])
 
@@ -85,10 +87,10 @@ def test_hard_nms_suppresses_overlaps_above_threshold():
 def test_batched_nms_keeps_classes_apart_and_caps_total():
     segs = torch.tensor([[0.0, 10.0], [0.0, 10.0]])
     scores = torch.tensor([0.9, 0.8])
-    s, sc, lab = batched_nms(segs, scores, torch.tensor([0, 1]), DecodeConfig(), sigma=0.5)
+    s, sc, lab, _ = batched_nms(segs, scores, torch.tensor([0, 1]), DecodeConfig(), sigma=0.5)
     assert lab.tolist() == [0, 1] and sc.tolist() == pytest.approx([0.9, 0.8])  # different classes: no decay
     segs, scores, labels = random_candidates(3000, 20, 7)
-    s, sc, lab = batched_nms(segs, scores, labels, DecodeConfig(max_seg_num=100), sigma=0.5)
+    s, sc, lab, _ = batched_nms(segs, scores, labels, DecodeConfig(max_seg_num=100), sigma=0.5)
     assert sc.shape[0] == 100
     assert torch.all(sc[:-1] >= sc[1:])
 
@@ -97,7 +99,7 @@ def test_class_agnostic_nms_with_voting():
     segs = torch.tensor([[0.0, 10.0], [0.0, 11.0], [50.0, 60.0]])
     scores = torch.tensor([0.9, 0.6, 0.5])
     cfg = DecodeConfig(multiclass_nms=False, voting_thresh=0.75)
-    s, sc, lab = batched_nms(segs, scores, torch.tensor([0, 1, 2]), cfg, sigma=0.5)
+    s, sc, lab, _ = batched_nms(segs, scores, torch.tensor([0, 1, 2]), cfg, sigma=0.5)
     # the first kept segment is refined towards its neighbour: (0.9*10 + 0.6*11) / 1.5 = 10.4
     assert s[0].tolist() == pytest.approx([0.0, 10.4], abs=1e-5)
     refined = seg_voting(segs[:1], segs, scores, 0.75)
@@ -109,5 +111,24 @@ def test_segment_iou_and_empty_input():
     b = torch.tensor([[5.0, 15.0], [20.0, 30.0]])
     iou = segment_iou(a[:, None], b[None])
     assert iou[0].tolist() == pytest.approx([5 / 15, 0.0], abs=1e-6)
-    s, sc, lab = batched_nms(torch.zeros((0, 2)), torch.zeros(0), torch.zeros(0, dtype=torch.long), DecodeConfig(), 0.5)
+    s, sc, lab, _ = batched_nms(torch.zeros((0, 2)), torch.zeros(0), torch.zeros(0, dtype=torch.long), DecodeConfig(),
+                                0.5)
     assert s.shape == (0, 2) and sc.shape == (0,) and lab.shape == (0,)
+
+
+def test_batched_over_videos_equals_one_video_at_a_time():
+    cfg = DecodeConfig(max_seg_num=20)
+    parts = [random_candidates(300, 4, seed) for seed in (3, 4, 5)]
+    segs = torch.cat([p[0] for p in parts])
+    scores = torch.cat([p[1] for p in parts])
+    labels = torch.cat([p[2] for p in parts])
+    videos = torch.cat([torch.full((300,), i) for i in range(3)])
+    s, sc, lab, vid = batched_nms(segs, scores, labels, cfg, 0.5, videos=videos)
+    assert vid.tolist() == sorted(vid.tolist())
+    for i, (ps, psc, pl) in enumerate(parts):
+        one_s, one_sc, one_l, _ = batched_nms(ps, psc, pl, cfg, 0.5)
+        mine = vid == i
+        assert int(mine.sum()) == 20
+        torch.testing.assert_close(sc[mine], one_sc)
+        torch.testing.assert_close(s[mine], one_s)
+        assert torch.equal(lab[mine], one_l)

@@ -37,39 +37,55 @@ class GridTiming:
         return secs.clamp(min=0.0, max=self.duration)
 
 
+@dataclass(frozen=True)
+class BatchDetections(Detections):
+    """Scored segments of several videos: `videos` (N,) gives each one's video index."""
+
+    videos: torch.Tensor = None  # type: ignore[assignment]
+
+
+def decode_batch(cls_logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
+                 points: Sequence[torch.Tensor], cfg: DecodeConfig) -> BatchDetections:
+    """Candidates of every video of a batch in grid units, as they enter NMS.
+
+    Per level: cls_logits (B, T_l, C), offsets (B, T_l, 2) or (B, T_l, C, 2), masks (B, T_l), points
+    (T_l, 4). Per video and level, keeps probabilities above ``cfg.pre_nms_thresh``, at most
+    ``cfg.pre_nms_topk`` of them, and segments longer than ``cfg.duration_thresh``.
+    """
+    vids, segs, scores, labels = [], [], [], []
+    for logit, off, mask, pts in zip(cls_logits, offsets, masks, points, strict=True):
+        b, t, num_classes = logit.shape
+        prob = (logit.sigmoid() * mask[..., None].to(logit.dtype)).reshape(b, t * num_classes)
+        k = min(cfg.pre_nms_topk, t * num_classes)
+        top, flat = prob.topk(k, dim=1)  # (B, k), per video, best first
+        vid, col = torch.nonzero(top > cfg.pre_nms_thresh, as_tuple=True)
+        flat = flat[vid, col]
+        pt = torch.div(flat, num_classes, rounding_mode="floor")
+        cls = flat % num_classes
+        o = off[vid, pt, cls] if off.dim() == 4 else off[vid, pt]
+        tt, stride = pts[pt, 0], pts[pt, 3]
+        seg = torch.stack((tt - o[:, 0] * stride, tt + o[:, 1] * stride), dim=-1)
+        long_enough = (seg[:, 1] - seg[:, 0]) > cfg.duration_thresh
+        vids.append(vid[long_enough])
+        segs.append(seg[long_enough])
+        scores.append(top[vid, col][long_enough])
+        labels.append(cls[long_enough])
+    return BatchDetections(torch.cat(segs), torch.cat(scores), torch.cat(labels), torch.cat(vids))
+
+
 def decode_candidates(cls_logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor],
                       masks: Sequence[torch.Tensor], points: Sequence[torch.Tensor], cfg: DecodeConfig
                       ) -> Detections:
-    """Candidates of one video in grid units, as they enter NMS.
-
-    Per level: cls_logits (T_l, C), offsets (T_l, 2) or (T_l, C, 2), mask (T_l,), points (T_l, 4).
-    Keeps probabilities above ``cfg.pre_nms_thresh``, at most ``cfg.pre_nms_topk`` per level, and
-    segments longer than ``cfg.duration_thresh``.
-    """
-    segs, scores, labels = [], [], []
-    for logit, off, mask, pts in zip(cls_logits, offsets, masks, points, strict=True):
-        num_classes = logit.shape[-1]
-        prob = (logit.sigmoid() * mask[:, None].to(logit.dtype)).flatten()
-        keep = torch.nonzero(prob > cfg.pre_nms_thresh, as_tuple=True)[0]
-        prob = prob[keep]
-        prob, order = prob.sort(descending=True)
-        k = min(cfg.pre_nms_topk, prob.shape[0])
-        prob, flat = prob[:k], keep[order[:k]]
-        pt = torch.div(flat, num_classes, rounding_mode="floor")
-        cls = flat % num_classes
-        o = off[pt, cls] if off.dim() == 3 else off[pt]
-        t, stride = pts[pt, 0], pts[pt, 3]
-        seg = torch.stack((t - o[:, 0] * stride, t + o[:, 1] * stride), dim=-1)
-        long_enough = (seg[:, 1] - seg[:, 0]) > cfg.duration_thresh
-        segs.append(seg[long_enough])
-        scores.append(prob[long_enough])
-        labels.append(cls[long_enough])
-    return Detections(torch.cat(segs), torch.cat(scores), torch.cat(labels))
+    """Candidates of one video (per level: cls_logits (T_l, C), offsets (T_l, 2) or (T_l, C, 2),
+    mask (T_l,), points (T_l, 4)) in grid units, as they enter NMS."""
+    out = decode_batch([x[None] for x in cls_logits], [x[None] for x in offsets], [x[None] for x in masks],
+                       points, cfg)
+    return Detections(out.segments, out.scores, out.labels)
 
 
 def postprocess(candidates: Detections, cfg: DecodeConfig, sigma: float, timing: GridTiming) -> Detections:
     """NMS, the best ``cfg.max_seg_num``, then grid units -> seconds clipped to [0, duration]."""
-    segs, scores, labels = batched_nms(candidates.segments, candidates.scores, candidates.labels, cfg, sigma)
+    segs, scores, labels, _ = batched_nms(candidates.segments, candidates.scores, candidates.labels, cfg, sigma)
     if segs.shape[0]:
         segs = timing.to_seconds(segs)
     return Detections(segs, scores, labels)

@@ -56,22 +56,20 @@ def _decay_in_place(iou: np.ndarray, decay: Decay, iou_threshold: float, sigma: 
     return (iou <= iou_threshold).astype(np.float32)
 
 
-def grouped_nms(segments: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, *, decay: Decay,
+def grouped_nms(segments: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, *, decay: Decay,
                 iou_threshold: float = 0.7, sigma: float = 0.5, min_score: float = 0.001,
-                max_per_class: int = 100, per_label: bool = True
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """NMS applied independently per label (or over everything with ``per_label=False``).
+                max_per_group: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+    """NMS applied independently within each group (e.g. a label, or a (video, label) pair).
 
-    Returns the picks of every group, at most `max_per_class` each, with their (decayed) scores,
-    concatenated group by group in pick order. Runs on the CPU in float32 (as the official operator);
-    candidates are laid out as a (groups, width) table so that each pick step handles every group
-    and candidate at once.
+    Returns the indices of the picks into the inputs, at most `max_per_group` per group, and their
+    (decayed) scores, group by group in pick order. Runs on the CPU in float32 (as the official
+    operator); candidates are laid out as a (groups, width) table so that each pick step handles
+    every group and candidate at once.
     """
     device = segments.device
     if segments.shape[0] == 0:
-        return segments.new_zeros((0, 2)), scores.new_zeros((0,)), labels.new_zeros((0,))
-    keys = labels if per_label else torch.zeros_like(labels)
-    _, group, rank, width = group_by_label(keys.cpu())
+        return torch.zeros(0, dtype=torch.long, device=device), scores.new_zeros((0,))
+    _, group, rank, width = group_by_label(groups.cpu())
     g_idx, r_idx = group.numpy(), rank.numpy()
     g = int(g_idx.max()) + 1
     segs = np.zeros((g, width, 2), dtype=np.float32)
@@ -81,7 +79,6 @@ def grouped_nms(segments: torch.Tensor, scores: torch.Tensor, labels: torch.Tens
     s[g_idx, r_idx] = scores.detach().cpu().float().numpy()
     item = np.full((g, width), -1, dtype=np.int64)
     item[g_idx, r_idx] = np.arange(g_idx.shape[0])
-
     x1, x2 = np.ascontiguousarray(segs[..., 0]), np.ascontiguousarray(segs[..., 1])
     length = x2 - x1 + np.float32(LENGTH_EPS)
 
@@ -89,7 +86,7 @@ def grouped_nms(segments: torch.Tensor, scores: torch.Tensor, labels: torch.Tens
     floor = np.float32(min_score)
     inter, den = np.empty((g, width), np.float32), np.empty((g, width), np.float32)
     picked_idx, picked_score, picked_ok = [], [], []
-    for _ in range(min(max_per_class, width)):
+    for _ in range(min(max_per_group, width)):
         idx = s.argmax(axis=1)
         best = s[rows, idx]
         ok = best >= 0
@@ -109,41 +106,53 @@ def grouped_nms(segments: torch.Tensor, scores: torch.Tensor, labels: torch.Tens
         s *= _decay_in_place(inter, decay, iou_threshold, sigma)
         np.putmask(s, s < floor, np.float32(-1.0))
     if not picked_idx:
-        return segments.new_zeros((0, 2)), scores.new_zeros((0,)), labels.new_zeros((0,))
+        return torch.zeros(0, dtype=torch.long, device=device), scores.new_zeros((0,))
     ok = np.stack(picked_ok, 1)  # (G, K): row-major = group by group, in pick order
     items = item[rows[:, None], np.stack(picked_idx, 1)][ok]
-    chosen = torch.from_numpy(items).to(device)
     out_scores = torch.from_numpy(np.stack(picked_score, 1)[ok]).to(device=device, dtype=scores.dtype)
-    return segments[chosen], out_scores, labels[chosen]
+    return torch.from_numpy(items).to(device), out_scores
 
 
 def seg_voting(nms_segs: torch.Tensor, all_segs: torch.Tensor, all_scores: torch.Tensor,
-               iou_threshold: float) -> torch.Tensor:
+               iou_threshold: float, same: torch.Tensor | None = None) -> torch.Tensor:
     """Refine each kept segment as the score-weighted mean of all candidates overlapping it
-    by at least `iou_threshold` (used after class-agnostic NMS)."""
+    by at least `iou_threshold` (used after class-agnostic NMS); `same` (K, N) limits the
+    candidates of each kept segment (e.g. to its own video)."""
     inter = (torch.minimum(nms_segs[:, None, 1], all_segs[None, :, 1])
              - torch.maximum(nms_segs[:, None, 0], all_segs[None, :, 0])).clamp(min=0)
     union = (nms_segs[:, None, 1] - nms_segs[:, None, 0]) + (all_segs[None, :, 1] - all_segs[None, :, 0]) - inter
     w = (inter / union >= iou_threshold).to(all_scores.dtype) * all_scores[None, :]
+    if same is not None:
+        w = w * same.to(w.dtype)
     return (w / w.sum(dim=1, keepdim=True)) @ all_segs
 
 
 def batched_nms(segments: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, cfg: DecodeConfig,
-                sigma: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The official post-processing: per-class (or class-agnostic + voting) NMS, then the
-    `cfg.max_seg_num` best overall, sorted by score."""
-    if segments.shape[0] == 0 or cfg.nms_method is NmsMethod.NONE:
-        segs, sc, lab = segments, scores, labels
-    else:
+                sigma: float, videos: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The official post-processing, for the candidates of one or several videos (`videos`: the
+    video index of each candidate, default all 0): per-class (or class-agnostic + voting) NMS within
+    each video, then each video's `cfg.max_seg_num` best. Returns (segments, scores, labels, videos)
+    sorted by video, then by descending score."""
+    if videos is None:
+        videos = torch.zeros_like(labels)
+    if segments.shape[0] and cfg.nms_method is not NmsMethod.NONE:
         decay = Decay.GAUSSIAN if cfg.nms_method is NmsMethod.SOFT else Decay.HARD
         if decay is Decay.HARD and cfg.min_score > 0:  # hard NMS never changes scores: filter first
             keep = scores > cfg.min_score
-            segments, scores, labels = segments[keep], scores[keep], labels[keep]
-        segs, sc, lab = grouped_nms(
-            segments, scores, labels, decay=decay, iou_threshold=cfg.iou_threshold, sigma=sigma,
-            min_score=cfg.min_score, max_per_class=cfg.max_seg_num, per_label=cfg.multiclass_nms,
-        )
+            segments, scores, labels, videos = segments[keep], scores[keep], labels[keep], videos[keep]
+        groups = videos * (int(labels.max()) + 1 if labels.numel() else 1) + labels if cfg.multiclass_nms else videos
+        picked, new_scores = grouped_nms(segments, scores, groups, decay=decay, iou_threshold=cfg.iou_threshold,
+                                         sigma=sigma, min_score=cfg.min_score, max_per_group=cfg.max_seg_num)
+        segs, lab, vid = segments[picked], labels[picked], videos[picked]
         if not cfg.multiclass_nms and cfg.voting_thresh > 0 and segs.shape[0] > 0:
-            segs = seg_voting(segs, segments, scores, cfg.voting_thresh)
-    order = torch.argsort(sc, descending=True)[: cfg.max_seg_num]
-    return segs[order], sc[order], lab[order]
+            segs = seg_voting(segs, segments, scores, cfg.voting_thresh, same=vid[:, None] == videos[None, :])
+        segments, scores, labels, videos = segs, new_scores, lab, vid
+    # each video's best max_seg_num, ordered by video then score
+    order = torch.argsort(scores, descending=True, stable=True)
+    order = order[torch.argsort(videos[order], stable=True)]
+    vid = videos[order]
+    starts = torch.searchsorted(vid, vid, right=False)
+    rank = torch.arange(vid.numel(), device=vid.device) - starts
+    order = order[rank < cfg.max_seg_num]
+    return segments[order], scores[order], labels[order], videos[order]

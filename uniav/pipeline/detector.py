@@ -30,7 +30,7 @@ from uniav.data.transforms import resize_to_length, stretched_timing
 from uniav.encoders import ClipFeatures, Encoder, FeatureCache, UnknownPromptError, build_encoder
 from uniav.media.grid import SnippetGrid
 from uniav.model.uniav import UniAV
-from uniav.ops.decode import GridTiming, decode_candidates
+from uniav.ops.decode import GridTiming, decode_batch
 from uniav.ops.nms import batched_nms
 from uniav.pipeline.results import Detection, DetectionResult, TaskResult
 from uniav.pipeline.windows import Window, merge_windows, plan_windows
@@ -295,13 +295,20 @@ class Detector:
 
     def _decode_windows(self, tcfg: TaskConfig, ta: TaskAnalysis, logits_fn, class_map: torch.Tensor):
         cfg = self.config.decode
+        # all windows at once: they share one padded length, so decoding and NMS run batched
+        wins = ta.windows
+        logits = [torch.stack(level) for level in zip(*(logits_fn(w) for w in wins), strict=True)]
+        offsets = [torch.stack([o[:, class_map] if tcfg.class_aware else o for o in level])
+                   for level in zip(*(w.offsets for w in wins), strict=True)]
+        masks = [torch.stack(level) for level in zip(*(w.masks for w in wins), strict=True)]
+        cand = decode_batch(logits, offsets, masks, self.model.points(masks[0].shape[1]), cfg)
+        segs, scores, labels, vids = batched_nms(cand.segments, cand.scores, cand.labels, cfg, tcfg.nms_sigma,
+                                                 videos=cand.videos)
+        segs, scores, labels, vids = segs.numpy().astype(np.float64), scores.numpy(), labels.numpy(), vids.numpy()
         per_window = []
-        for w in ta.windows:
-            offsets = [o[:, class_map] for o in w.offsets] if tcfg.class_aware else w.offsets
-            cand = decode_candidates(logits_fn(w), offsets, w.masks, self.model.points(w.masks[0].shape[0]), cfg)
-            segs, scores, labels = batched_nms(cand.segments, cand.scores, cand.labels, cfg, tcfg.nms_sigma)
-            per_window.append((w.window, segs.numpy().astype(np.float64) + w.window.start, scores.numpy(),
-                               labels.numpy()))
+        for i, w in enumerate(wins):
+            mine = vids == i
+            per_window.append((w.window, segs[mine] + w.window.start, scores[mine], labels[mine]))
         segs, scores, labels = merge_windows(per_window, CUT_TOLERANCE)
         if segs.shape[0]:
             segs = ta.timing.to_seconds(torch.from_numpy(segs)).numpy()
