@@ -31,7 +31,7 @@ from uniav.synth.writer import write_mp4
 SR = 16000
 FPS = 16
 CLI_ARGS = ["--videos", "3", "--seed", "7", "--max-duration", "12"]
-ASSET_ARGS = ["--videos", "2", "--seed", "1", "--max-duration", "30"]  # how assets/synth was made (docs/synth.md)
+ASSET_ARGS = ["--videos", "2", "--seed", "1", "--max-duration", "30"]  # how assets/synth was made (README, UniAV-Synth)
 MIN_SOUND_DB = 6.0  # event band energy over the same band outside it
 MIN_MOTION_RATIO = 3.0  # changed pixels in the object's slot, event over outside
 CHANGED = 40  # a pixel "changes" when a channel moves by more than this (0-255): real motion, not camera sway

@@ -88,3 +88,28 @@ def test_two_process_gloo_run(config_path, tmp_path):
     history = [json.loads(x) for x in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
                if '"epoch"' in x and '"type": "epoch"' in x]
     assert len(history) == 2  # warm-up + 1 epoch, logged once (rank 0)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"classifier": "conv"},
+    {"use_prompt_template": False, "regression_loss": "giou"},
+    {"experts_in_unimodal": False, "experts_in_pyramid": False},
+])
+def test_paper_variants_are_configuration_switches(tmp_path, overrides):
+    import yaml
+
+    path = write_config(tmp_path / "data", tasks=("SED",), epochs=1, warmup=0)
+    raw = yaml.safe_load(path.read_text())
+    raw["model"]["overrides"].update(overrides)
+    path.write_text(yaml.safe_dump(raw))
+    trainer = Trainer(load_train_config(path), output=tmp_path / "run", progress=False, log=lambda _: None)
+    cfg = trainer.model_config
+    for key, value in overrides.items():
+        got = getattr(cfg, key)
+        assert (got.value if hasattr(got, "value") else got) == value
+    if overrides.get("use_prompt_template") is False:
+        assert cfg.task("SED").prompt_template == "{label}"
+    if overrides.get("classifier") == "conv":
+        assert trainer.texts["SED"] is None
+    losses = trainer.train_epoch(0)
+    assert losses["SED"]["loss"] > 0

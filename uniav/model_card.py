@@ -37,3 +37,46 @@ def default_model_card(config: ModelConfig, num_parameters: int, title: str = "U
         f"encoder `{config.encoder.kind}` {config.encoder.options or ''}\n\n"
         + task_table(config) + "\n"
     )
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{100 * x:.1f}"
+
+
+def metrics_table(reports: dict[str, object], tasks: tuple[str, ...]) -> str:
+    """Rows: one per (named) evaluation report; columns: per task average mAP and mAP@0.5."""
+    head = "| model | " + " | ".join(f"{t} avg mAP | {t} mAP@0.5" for t in tasks) + " |"
+    rows = [head, "|---|" + "---|---|" * len(tasks)]
+    for name, report in reports.items():
+        cells = []
+        for t in tasks:
+            tr = report.tasks.get(t) if report is not None else None
+            if tr is None:
+                cells += ["-", "-"]
+                continue
+            thr = [round(float(x), 2) for x in tr.result.tiou_thresholds]
+            at05 = tr.result.mAP[thr.index(0.5)] if 0.5 in thr else None
+            cells += [_pct(tr.result.average_mAP), _pct(at05)]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def trained_model_card(config: ModelConfig, num_parameters: int, *, title: str, summary: str, data: str,
+                       command: str, reports: dict[str, object], notes: str = "") -> str:
+    """The card of a trained model: what it is, its data and encoder, how to reproduce it, and test mAP
+    (`reports`: name -> EvaluationReport, e.g. the multi-task model and single-task baselines)."""
+    return (
+        front_matter(("uniav-synth",))
+        + f"# {title}\n\n{summary}\n\n"
+        + "## Architecture\n\n"
+        + f"- parameters: {num_parameters:,}; width D={config.embd_dim}, heads={config.n_head}, "
+        f"backbone_arch={tuple(config.backbone_arch)}, drop-path {config.droppath}\n"
+        + f"- encoder `{config.encoder.kind}`: visual {config.visual_dim}-d, audio {config.audio_dim}-d, "
+        f"text {config.text_dim}-d\n\n"
+        + task_table(config) + "\n\n"
+        + f"## Data\n\n{data}\n\n"
+        + f"## Training\n\n```bash\n{command}\n```\n\n"
+        + "## Test results (UniAV-Synth `testing` subset, ActivityNet protocol, %)\n\n"
+        + metrics_table(reports, config.task_names) + "\n"
+        + (f"\n{notes}\n" if notes else "")
+    )

@@ -233,7 +233,6 @@ class Detector:
     def embed_prompts(self, task: TaskConfig, vocab: Vocabulary) -> torch.Tensor:
         """(C, text_dim) prompt embeddings; a model's attached embeddings serve its own training prompts."""
         attached = self.model.prompt_embeddings.get(task.name)
-        rows = []
         missing = [p for p in vocab.prompts() if p not in self._prompt_cache]
         if attached is not None and vocab.template == task.prompt_template:
             index = {lab: i for i, lab in enumerate(task.labels)}

@@ -48,6 +48,8 @@ def build_model_config(cfg: TrainConfig, vocabularies: dict[str, tuple[str, ...]
         proto = defaults.get(name)
         fields = {**(proto.to_dict() if proto else {"name": name, "class_aware": True, "max_seq_len": 256}),
                   **data.overrides, "labels": tuple(vocabularies[name]), "name": name}
+        if cfg.model.overrides.get("use_prompt_template") is False:
+            fields["prompt_template"] = "{label}"  # the paper's "without prompt templates" variant
         try:
             tasks.append(TaskConfig.from_dict(fields))
         except (TypeError, ValueError) as exc:
@@ -108,6 +110,9 @@ class Trainer:
                                        f"(annotations {data.annotations}, features {data.features})")
         self.texts = {t.name: self._to_device(prompt_embeddings(self.model, t, cfg.tasks[t.name], self.encoder))
                       for t in self.tasks}
+        # embeddings read from files (encoders that cannot embed text) travel with the exported model
+        self.model.attach_prompt_embeddings({t.name: self.texts[t.name].cpu() for t in self.tasks
+                                             if cfg.tasks[t.name].prompt_embeddings and self.texts[t.name] is not None})
         self.batch_sizes = {t.name: cfg.tasks[t.name].batch_size for t in self.tasks}
         self.iters_per_epoch = cfg.train.iterations_per_epoch or iterations_per_epoch(
             {n: len(d) for n, d in self.train_sets.items()}, self.batch_sizes, self.dist.world_size)
