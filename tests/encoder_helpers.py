@@ -9,26 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from uniav.encoders import MediaFunctions
-
-
-@dataclass(frozen=True)
-class FakeInfo:
-    path: str
-    duration: float
-    has_video: bool
-    has_audio: bool
-    video_fps: float | None
-    width: int | None
-    height: int | None
-    audio_sample_rate: int | None
-    audio_channels: int | None
-
-
-@dataclass(frozen=True)
-class FakeTrack:
-    waveform: np.ndarray
-    sample_rate: int
-    notes: tuple[str, ...] = ()
+from uniav.media import AudioTrack, MediaInfo
 
 
 @dataclass(frozen=True)
@@ -78,18 +59,18 @@ class FakeMedia:
             raise AssertionError(f"decoder called ({what}) for {path} although it should not be")
         return self.clips[str(path)]
 
-    def probe_media(self, path: str | Path) -> FakeInfo:
+    def probe_media(self, path: str | Path) -> MediaInfo:
         c = self._get("probe", path)
-        return FakeInfo(str(path), c.duration, c.frame_fn is not None, c.audio_fn is not None,
+        return MediaInfo(str(path), c.duration, c.frame_fn is not None, c.audio_fn is not None,
                         16.0 if c.frame_fn else None, c.width if c.frame_fn else None,
                         c.height if c.frame_fn else None, 16000 if c.audio_fn else None, 1 if c.audio_fn else None)
 
-    def decode_audio(self, path: str | Path, sample_rate: int = 16000, info: object = None) -> FakeTrack:
+    def decode_audio(self, path: str | Path, sample_rate: int = 16000, info: object = None) -> AudioTrack:
         c = self._get("audio", path)
         n = int(round(c.duration * sample_rate))
         if c.audio_fn is None:
-            return FakeTrack(np.zeros(n, np.float32), sample_rate, ("no audio track: audio is silence",))
-        return FakeTrack(np.asarray(c.audio_fn(sample_rate), np.float32)[:n], sample_rate)
+            return AudioTrack(np.zeros(n, np.float32), sample_rate, ("no audio track: audio is silence",))
+        return AudioTrack(np.asarray(c.audio_fn(sample_rate), np.float32)[:n], sample_rate)
 
     def open_video(self, path: str | Path, fps: float = 16.0, size: tuple[int, int] | None = None,
                    chunk: int = 64, info: object = None) -> FakeStream:

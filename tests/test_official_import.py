@@ -84,3 +84,26 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     junk.write_bytes(b"garbage")
     assert main(["convert-official", str(junk), str(tmp_path / "o")]) == 2
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
+
+
+def test_converted_model_predicts_from_one_peace_feature_files(official_fixtures, base, tmp_path, capsys):
+    """The authors' checkpoint + precomputed features + attached prompts: `uniav predict` on a video id."""
+    prompts = tmp_path / "sed_prompt.npy"
+    np.save(prompts, np.random.default_rng(1).standard_normal((3, 1536)).astype(np.float32))
+    convert_official(official_fixtures / "official_checkpoint.pth.tar", tmp_path / "model", base=base,
+                     prompt_files={"SED": prompts})
+    feats = tmp_path / "features"
+    feats.mkdir()
+    rng = np.random.default_rng(2)
+    np.save(feats / "vid1_one_peace_video_finetune.npy", rng.standard_normal((40, 96)).astype(np.float32))
+    np.save(feats / "vid1_one_peace_audio.npy", rng.standard_normal((41, 80)).astype(np.float32))
+    args = ["predict", "vid1", "--model", str(tmp_path / "model"), "--tasks", "sed", "--threshold", "0",
+            "--encoder-option", f"feature_dir={feats}", "--quiet"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["tasks"]["SED"] and {d["label"] for d in doc["tasks"]["SED"]} <= {"class 0", "class 1", "class 2"}
+    # a label outside the attached prompts cannot be embedded without a text encoder: a clear error
+    vocab = tmp_path / "v.txt"
+    vocab.write_text("dog\n")
+    assert main(args + ["--vocab", f"sed={vocab}"]) == 2
+    assert "no stored embedding for the prompt" in capsys.readouterr().err

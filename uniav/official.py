@@ -102,8 +102,14 @@ def infer_config(state_dict: Mapping[str, torch.Tensor], base: ModelConfig) -> M
         raise ValueError(
             f"the base configuration has {len(ranges)} regression ranges, the checkpoint {arch[2] + 1} levels"
         )
+    audio_dim = shape("backbone.embd_A.0.conv.weight")[1]
+    encoder = base.encoder
+    if encoder.kind == "features":  # precomputed features: record their widths with the encoder
+        encoder = EncoderSpec("features", {**encoder.options, "visual_dim": visual_dim, "audio_dim": audio_dim,
+                                           "text_dim": text_dim})
     return base.replace(
-        tasks=tuple(tasks), visual_dim=visual_dim, audio_dim=shape("backbone.embd_A.0.conv.weight")[1],
+        encoder=encoder,
+        tasks=tuple(tasks), visual_dim=visual_dim, audio_dim=audio_dim,
         text_dim=text_dim, embd_dim=embd_dim, head_dim=head_dim, backbone_arch=arch, embd_kernel_size=embd_ks,
         head_kernel_size=shape("cls_head.head.0.conv.weight")[2],
         head_num_layers=_count(keys, r"cls_head\.head\.(\d+)\.") + 1,

@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("json", "csv"), default=None,
                    help="output format (default: from the -o extension, else json)")
     p.add_argument("-o", "--output", default=None, help="write here instead of standard output")
+    p.add_argument("--encoder-option", action="append", metavar="KEY=VALUE",
+                   help="extra option of the model's encoder, e.g. feature_dir=DIR for precomputed ONE-PEACE "
+                        "features (then FILE is a video id); repeatable")
     p.add_argument("--cache-dir", default=None, help="feature cache folder (default $UNIAV_CACHE or ~/.cache/uniav)")
     p.add_argument("--device", default="cpu", help="torch device for the model (cpu, cuda, ...)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -51,8 +54,15 @@ def run(args: argparse.Namespace) -> int:
     templates = parse_assignments(args.template, "--template")
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
 
+    options = {}
+    for item in args.encoder_option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--encoder-option must look like KEY=VALUE, got {item!r}")
+        options[key.strip()] = value.strip()
     detector = Detector.from_pretrained(args.model or default_model(), revision=args.revision, device=args.device,
-                                        feature_cache=FeatureCache(args.cache_dir) if args.cache_dir else None)
+                                        feature_cache=FeatureCache(args.cache_dir) if args.cache_dir else None,
+                                        encoder_options=options)
     bar = tqdm(total=100, desc="loading", disable=args.quiet, leave=False,
                bar_format="{percentage:3.0f}%|{bar:30}| {desc}")
 

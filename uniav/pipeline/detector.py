@@ -146,9 +146,17 @@ class Detector:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, revision: str | None = None, *,
-                        feature_cache: FeatureCache | None = None, device: str = "cpu", **kwargs) -> Detector:
-        return cls(UniAV.from_pretrained(name_or_path, revision=revision, device=device),
-                   feature_cache=feature_cache, **kwargs)
+                        feature_cache: FeatureCache | None = None, device: str = "cpu",
+                        encoder_options: Mapping[str, object] | None = None, **kwargs) -> Detector:
+        """A model folder or Hub id with its own encoder; `encoder_options` add to (or replace) the encoder
+        options recorded with the model (e.g. ``feature_dir`` for precomputed ONE-PEACE features)."""
+        model = UniAV.from_pretrained(name_or_path, revision=revision, device=device)
+        encoder = None
+        if encoder_options:
+            spec = model.config.encoder
+            spec = replace(spec, options={**spec.options, **encoder_options})
+            encoder = build_encoder(spec, cache=feature_cache if feature_cache is not None else FeatureCache())
+        return cls(model, encoder, feature_cache=feature_cache, **kwargs)
 
     @property
     def device(self) -> torch.device:
