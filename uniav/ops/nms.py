@@ -82,19 +82,21 @@ def grouped_nms(segments: torch.Tensor, scores: torch.Tensor, groups: torch.Tens
     x1, x2 = np.ascontiguousarray(segs[..., 0]), np.ascontiguousarray(segs[..., 1])
     length = x2 - x1 + np.float32(LENGTH_EPS)
 
-    rows = np.arange(g)
     floor = np.float32(min_score)
+    group_id = np.arange(g)  # the group of each row (rows are dropped as their groups run out)
+    out_group, out_step, out_item, out_score = [], [], [], []
+    rows = np.arange(g)
     inter, den = np.empty((g, width), np.float32), np.empty((g, width), np.float32)
-    picked_idx, picked_score, picked_ok = [], [], []
-    for _ in range(min(max_per_group, width)):
+    for step in range(min(max_per_group, width)):
         idx = s.argmax(axis=1)
         best = s[rows, idx]
         ok = best >= 0
         if not ok.any():
             break
-        picked_idx.append(idx)
-        picked_score.append(best)
-        picked_ok.append(ok)
+        out_group.append(group_id[ok])
+        out_step.append(np.full(int(ok.sum()), step))
+        out_item.append(item[rows, idx][ok])
+        out_score.append(best[ok])
         s[rows, idx] = -1.0
         # IoU of every remaining segment with its group's pick, then the decay of its score
         np.minimum(x2, x2[rows, idx][:, None], out=inter)
@@ -105,11 +107,20 @@ def grouped_nms(segments: torch.Tensor, scores: torch.Tensor, groups: torch.Tens
         np.divide(inter, den, out=inter)
         s *= _decay_in_place(inter, decay, iou_threshold, sigma)
         np.putmask(s, s < floor, np.float32(-1.0))
-    if not picked_idx:
+        if step % 4 == 3:  # drop the rows of groups that have nothing left to pick
+            live = (s >= 0).any(axis=1)
+            if live.mean() < 0.75:
+                s, x1, x2, length = s[live], x1[live], x2[live], length[live]
+                item, group_id, inter, den = item[live], group_id[live], inter[live], den[live]
+                rows = np.arange(s.shape[0])
+                if s.shape[0] == 0:
+                    break
+    if not out_item:
         return torch.zeros(0, dtype=torch.long, device=device), scores.new_zeros((0,))
-    ok = np.stack(picked_ok, 1)  # (G, K): row-major = group by group, in pick order
-    items = item[rows[:, None], np.stack(picked_idx, 1)][ok]
-    out_scores = torch.from_numpy(np.stack(picked_score, 1)[ok]).to(device=device, dtype=scores.dtype)
+    grp_all, step_all = np.concatenate(out_group), np.concatenate(out_step)
+    order = np.lexsort((step_all, grp_all))  # group by group, in pick order
+    items = np.concatenate(out_item)[order]
+    out_scores = torch.from_numpy(np.concatenate(out_score)[order]).to(device=device, dtype=scores.dtype)
     return torch.from_numpy(items).to(device), out_scores
 
 

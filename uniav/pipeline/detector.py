@@ -270,7 +270,7 @@ class Detector:
             return TaskResult(tcfg.name, skipped=ta.skipped, labels=vocab.labels, template=vocab.template)
         with torch.inference_mode():
             logits_fn, class_map = self._classifier(tcfg, vocab)
-            segs, scores, labels = self._decode_windows(tcfg, ta, logits_fn, class_map)
+            segs, scores, labels = self._decode_windows(tcfg, ta, logits_fn, class_map, threshold)
         order = np.argsort(-scores, kind="stable")
         keep = order[scores[order] >= threshold]
         if top_k is not None:
@@ -300,8 +300,12 @@ class Detector:
 
         return logits, class_map
 
-    def _decode_windows(self, tcfg: TaskConfig, ta: TaskAnalysis, logits_fn, class_map: torch.Tensor):
-        cfg = self.config.decode
+    def _decode_windows(self, tcfg: TaskConfig, ta: TaskAnalysis, logits_fn, class_map: torch.Tensor,
+                        threshold: float = 0.0):
+        # Candidates scoring below the caller's threshold can be dropped before Soft-NMS without changing
+        # any output above it: scores only decay, and a pick below the threshold only decays scores that
+        # are already below it.
+        cfg = replace(self.config.decode, pre_nms_thresh=max(self.config.decode.pre_nms_thresh, threshold))
         # all windows at once: they share one padded length, so decoding and NMS run batched
         wins = ta.windows
         logits = [torch.stack(level) for level in zip(*(logits_fn(w) for w in wins), strict=True)]

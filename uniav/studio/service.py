@@ -151,13 +151,14 @@ class Studio:
             vocab = s.vocabulary(det, t)
             key = (vocab.labels, vocab.template)
             cached = clip.unfiltered.get(t)
-            if cached is None or cached[0] != key:
+            # detections are computed down to the threshold asked for; raising it only filters them again
+            if cached is None or cached[0] != key or s.threshold < cached[1]:
                 try:
-                    full = det.detect(clip.analysis, t, vocab, threshold=0.0, top_k=None)
+                    full = det.detect(clip.analysis, t, vocab, threshold=s.threshold, top_k=None)
                 except ValueError as exc:  # e.g. an unknown prompt for a features-only encoder
                     raise StudioError(f"{t} vocabulary", str(exc)) from None
-                cached = clip.unfiltered[t] = (key, full)
-            results[t] = with_threshold(cached[1], s.threshold, s.top_k)
+                cached = clip.unfiltered[t] = (key, s.threshold, full)
+            results[t] = with_threshold(cached[2], s.threshold, s.top_k)
         return DetectionResult(file=clip.name, duration=clip.analysis.duration, tasks=results,
                                notes=clip.analysis.notes, model=clip.model.ref.label)
 

@@ -26,9 +26,11 @@ class ClipState:
     tasks: tuple[str, ...]  # the tasks analysed, in the model's order
     seconds: float  # time the analysis took
     from_cache: bool  # the detector had the analysis already (same content, same model)
-    # per task, the last vocabulary and its detections before threshold and maximum: a threshold or
-    # maximum edit filters these, an edit of another task's vocabulary leaves them as they are
-    unfiltered: dict[str, tuple[VocabKey, TaskResult]] = field(default_factory=dict, compare=False, repr=False)
+    # per task, the last vocabulary, the threshold its detections were computed down to, and those
+    # detections before the maximum: raising the threshold or changing the maximum filters them, an edit of
+    # another task's vocabulary leaves them as they are
+    unfiltered: dict[str, tuple[VocabKey, float, TaskResult]] = field(default_factory=dict, compare=False,
+                                                                       repr=False)
 
     @property
     def has_video(self) -> bool:
