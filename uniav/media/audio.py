@@ -17,11 +17,9 @@ import math
 import os
 from dataclasses import dataclass
 
-import av
-import av.error
 import numpy as np
 
-from uniav.media.probe import MediaInfo, open_media, probe_media
+from uniav.media.probe import DecodeFailures, MediaInfo, decode_frames, open_media, probe_media
 from uniav.media.resample import StreamResampler, resample
 
 # A jump in timestamps longer than this (seconds) is a gap, filled with silence.
@@ -150,39 +148,23 @@ def decode_audio(path: str | os.PathLike[str], sample_rate: int = 16000, info: M
             return _silence(info, sample_rate, "no audio track: audio is silence")
         src_rate = info.audio_sample_rate or stream.codec_context.sample_rate or sample_rate
         timeline = _Timeline(src_rate, sample_rate, round((info.duration + LONG_TOLERANCE_S) * src_rate))
-        failed = 0
-        first_failure: str | None = None
-        stopped: str | None = None
-        packets = media.container.demux(stream)
-        while not timeline.full:
-            try:
-                packet = next(packets)
-            except StopIteration:
+        failures = DecodeFailures()
+        for frame in decode_frames(media, stream, failures):
+            if timeline.full:
                 break
-            except av.error.FFmpegError as e:
-                stopped = e.strerror or str(e)
-                break
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError as e:
-                failed += 1
-                if first_failure is None:
-                    at = packet.pts * packet.time_base - media.start if packet.pts is not None else None
-                    first_failure = f"{e.strerror or e}" + (f" at {float(at):.2f} s" if at is not None else "")
-                continue
-            for frame in frames:
-                mono = samples_to_mono(
-                    frame.to_ndarray(), frame.format.name, frame.format.is_planar, frame.layout.nb_channels
-                )
-                if frame.sample_rate != src_rate:
-                    rate_note = f"audio sample rate changes mid-stream ({src_rate} -> {frame.sample_rate} Hz)"
-                    if rate_note not in notes:
-                        notes.append(rate_note)
-                    mono = resample(mono, frame.sample_rate, src_rate)
-                start = float(frame.time) - media.start if frame.time is not None else None
-                timeline.place(mono, start)
+            mono = samples_to_mono(
+                frame.to_ndarray(), frame.format.name, frame.format.is_planar, frame.layout.nb_channels
+            )
+            if frame.sample_rate != src_rate:
+                rate_note = f"audio sample rate changes mid-stream ({src_rate} -> {frame.sample_rate} Hz)"
+                if rate_note not in notes:
+                    notes.append(rate_note)
+                mono = resample(mono, frame.sample_rate, src_rate)
+            start = float(frame.time) - media.start if frame.time is not None else None
+            timeline.place(mono, start)
     decoded_s = timeline.written / src_rate
     wave = timeline.finish()
+    failed, first_failure, stopped = failures.failed, failures.first, failures.stopped
     if timeline.written == 0:
         detail = f" ({first_failure or stopped})" if (first_failure or stopped) else ""
         return _silence(info, sample_rate, f"audio track could not be decoded{detail}: audio is silence")

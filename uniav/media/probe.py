@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import av
@@ -287,3 +288,36 @@ def probe_media(path: str | os.PathLike[str]) -> MediaInfo:
         audio_sample_rate=sample_rate,
         audio_channels=channels,
     )
+
+
+@dataclass
+class DecodeFailures:
+    """What went wrong while decoding a stream: packets that failed (the first one described) and
+    the error that ended the stream early, if any."""
+
+    failed: int = 0
+    first: str | None = None
+    stopped: str | None = None
+
+
+def decode_frames(media: OpenedMedia, stream, failures: DecodeFailures) -> Iterator:
+    """The decoded frames of `stream`, packet by packet: a packet that fails to decode is counted and
+    skipped, an error while reading the container ends the stream (both recorded in `failures`)."""
+    packets = media.container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as e:
+            failures.stopped = e.strerror or str(e)
+            return
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as e:
+            failures.failed += 1
+            if failures.first is None:
+                at = packet.pts * packet.time_base - media.start if packet.pts is not None else None
+                failures.first = f"{e.strerror or e}" + (f" at {float(at):.2f} s" if at is not None else "")
+            continue
+        yield from frames

@@ -26,7 +26,7 @@ import av.error
 import numpy as np
 
 from uniav.media.errors import MediaError
-from uniav.media.probe import MediaInfo, open_media, probe_media
+from uniav.media.probe import DecodeFailures, MediaInfo, decode_frames, open_media, probe_media
 
 # Slack (seconds) when comparing frame and output times, against float rounding of timestamps.
 TIME_EPS = 1e-4
@@ -226,7 +226,7 @@ class VideoStream:
             current: av.VideoFrame | None = None
             current_t = -math.inf
             current_rgb: np.ndarray | None = None
-            failed, first_failure, stopped = 0, None, None
+            failures = DecodeFailures()
 
             def fill(until: int) -> Iterator[np.ndarray]:
                 """Output frames k..until-1 show the current frame; yield each chunk that fills."""
@@ -243,40 +243,25 @@ class VideoStream:
                         chunk_start = k
                         buf = np.empty((min(self.chunk, n - k), height, width, 3), dtype=np.uint8)
 
-            packets = media.container.demux(stream)
-            while k < n:
-                try:
-                    packet = next(packets)
-                except StopIteration:
+            for frame in decode_frames(media, stream, failures):
+                if frame.time is not None:
+                    t = float(frame.time) - timeline.origin
+                else:
+                    t = current_t + 1.0 / timeline.source_fps if current is not None else 0.0
+                if current is not None:
+                    until = int(np.searchsorted(times, t - TIME_EPS, side="left"))
+                    yield from fill(min(until, n))
+                current, current_t, current_rgb = frame, t, None
+                if k >= n:
                     break
-                except av.error.FFmpegError as e:
-                    stopped = e.strerror or str(e)
-                    break
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError as e:
-                    failed += 1
-                    first_failure = first_failure or (e.strerror or str(e))
-                    continue
-                for frame in frames:
-                    if frame.time is not None:
-                        t = float(frame.time) - timeline.origin
-                    else:
-                        t = current_t + 1.0 / timeline.source_fps if current is not None else 0.0
-                    if current is not None:
-                        until = int(np.searchsorted(times, t - TIME_EPS, side="left"))
-                        yield from fill(min(until, n))
-                    current, current_t, current_rgb = frame, t, None
-                    if k >= n:
-                        break
             if current is None:
-                detail = first_failure or stopped or "the stream holds no frame"
+                detail = failures.first or failures.stopped or "the stream holds no frame"
                 raise MediaError(path, f"no decodable video frame ({detail})")
             yield from fill(n)
-        if failed:
-            self.notes.append(f"{failed} video packet(s) failed to decode (first: {first_failure}); skipped")
-        if stopped is not None:
-            self.notes.append(f"video decoding stopped at {current_t:.2f} s ({stopped}); last frame repeated")
+        if failures.failed:
+            self.notes.append(f"{failures.failed} video packet(s) failed to decode (first: {failures.first}); skipped")
+        if failures.stopped is not None:
+            self.notes.append(f"video decoding stopped at {current_t:.2f} s ({failures.stopped}); last frame repeated")
         else:
             self._note_early_end(current_t + 1.0 / timeline.source_fps)
 
