@@ -38,10 +38,14 @@ class GridTiming:
 
 
 @dataclass(frozen=True)
-class BatchDetections(Detections):
-    """Scored segments of several videos: `videos` (N,) gives each one's video index."""
+class BatchDetections:
+    """Scored segments of several videos: segments (N, 2), scores (N,), labels (N,), and the video
+    index of each (N,)."""
 
-    videos: torch.Tensor = None  # type: ignore[assignment]
+    segments: torch.Tensor
+    scores: torch.Tensor
+    labels: torch.Tensor
+    videos: torch.Tensor
 
 
 def decode_batch(cls_logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
