@@ -2,7 +2,7 @@
 
 Every backend (``signal``, ``clip-clap``, ``features``) implements `Encoder`. An encoder is frozen and
 deterministic for a given `EncoderSpec`; `Encoder.cache_key` names that (kind, options that change the
-numbers, and the version of the code), so cached features are never reused across encoders.
+numbers, and its features version), so cached features are never reused across encoders.
 
 `MediaFunctions` is the encoders' one dependency on decoding: the three functions of `uniav.media`
 (`probe_media`, `decode_audio`, `open_video`). It is an explicit argument so tests and tools can
@@ -26,6 +26,11 @@ from uniav.config import EncoderSpec
 from uniav.media.grid import SnippetGrid
 
 ProgressFn = Callable[[float], None]
+
+# remarks every media encoder gives for missing tracks
+NOTE_NO_AUDIO = "no audio track: audio features computed on silence"
+NOTE_NO_VIDEO = "no video track: visual features are zeros"
+NOTE_NO_FRAMES = "no video frame could be decoded: visual features are zeros"
 
 
 class EncoderError(ValueError):
@@ -113,7 +118,7 @@ class Encoder(ABC):
     @property
     @abstractmethod
     def cache_key(self) -> str:
-        """Identifies the encoder, the options that change its numbers and the version of its code."""
+        """Identifies the encoder, the options that change its numbers and its features version."""
 
     @abstractmethod
     def encode_file(
@@ -157,18 +162,6 @@ def check_options(kind: str, options: dict[str, Any], allowed: Iterable[str]) ->
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise EncoderError(f"encoder {kind!r}: unknown option(s) {unknown}; known: {sorted(allowed)}")
-
-
-def code_version(*modules: str) -> str:
-    """A short hash of the source files of `modules`: changes whenever their code changes."""
-    h = hashlib.sha256()
-    for name in modules:
-        mod = importlib.import_module(name)
-        src = getattr(mod, "__file__", None)
-        h.update(name.encode())
-        if src is not None:
-            h.update(Path(src).read_bytes())
-    return h.hexdigest()[:12]
 
 
 def options_digest(options: dict[str, Any]) -> str:

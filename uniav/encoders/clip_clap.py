@@ -31,6 +31,9 @@ import numpy as np
 
 from uniav.config import EncoderSpec
 from uniav.encoders.base import (
+    NOTE_NO_AUDIO,
+    NOTE_NO_FRAMES,
+    NOTE_NO_VIDEO,
     ClipFeatures,
     Encoder,
     EncoderError,
@@ -38,7 +41,6 @@ from uniav.encoders.base import (
     ProgressFn,
     ProgressSplitter,
     check_options,
-    code_version,
     common_fps,
     merge_notes,
     options_digest,
@@ -48,10 +50,9 @@ from uniav.encoders.base import (
 from uniav.media.grid import SnippetGrid
 
 KIND = "clip-clap"
+# bump whenever a change to this module changes the numbers: cached and extracted features are keyed by it
+FEATURES_VERSION = 1
 TEXT_MODES = ("concat", "clip", "clap")
-NOTE_NO_AUDIO = "no audio track: audio features computed on silence"
-NOTE_NO_VIDEO = "no video track: visual features are zeros"
-NOTE_NO_FRAMES = "no video frame could be decoded: visual features are zeros"
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class ClipClapEncoder(Encoder):
 
     @property
     def cache_key(self) -> str:
-        return f"{KIND}-{code_version(__name__)}-{options_digest(self.options.numeric())}"
+        return f"{KIND}-v{FEATURES_VERSION}-{options_digest(self.options.numeric())}"
 
     @property
     def media(self) -> MediaFunctions:

@@ -23,6 +23,9 @@ import numpy as np
 from uniav.config import EncoderSpec
 from uniav.encoders import signal_audio, signal_text, signal_visual
 from uniav.encoders.base import (
+    NOTE_NO_AUDIO,
+    NOTE_NO_FRAMES,
+    NOTE_NO_VIDEO,
     ClipFeatures,
     Encoder,
     EncoderError,
@@ -30,7 +33,6 @@ from uniav.encoders.base import (
     ProgressFn,
     ProgressSplitter,
     check_options,
-    code_version,
     common_fps,
     merge_notes,
     options_digest,
@@ -40,9 +42,9 @@ from uniav.encoders.base import (
 from uniav.media.grid import SnippetGrid
 
 KIND = "signal"
-NOTE_NO_AUDIO = "no audio track: audio features computed on silence"
-NOTE_NO_VIDEO = "no video track: visual features are zeros"
-NOTE_NO_FRAMES = "no video frame could be decoded: visual features are zeros"
+# bump whenever a change to signal_audio / signal_visual / this module changes the numbers: cached and
+# extracted features are keyed by it
+FEATURES_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,7 @@ class SignalEncoder(Encoder):
     @property
     def cache_key(self) -> str:
         if self._cache_key is None:
-            version = code_version("uniav.encoders.signal_audio", "uniav.encoders.signal_visual", __name__)
-            self._cache_key = f"{KIND}-{version}-{options_digest(self.options.numeric())}"
+            self._cache_key = f"{KIND}-v{FEATURES_VERSION}-{options_digest(self.options.numeric())}"
         return self._cache_key
 
     @property
