@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -28,7 +27,11 @@ from fractions import Fraction
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 BBB = REPO.parent / "shared" / "media" / "big_buck_bunny_30s.webm"
+from benchmarks.common import peak_rss_mb  # noqa: E402
+
 CASES = (
     "bbb-video-128",
     "bbb-video-128-pyav",
@@ -39,10 +42,6 @@ CASES = (
     "long-video-128-pyav",
     "long-audio",
 )
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def generate_long_video(path: Path, minutes: float, fps: int = 25, size: tuple[int, int] = (1280, 720)) -> None:

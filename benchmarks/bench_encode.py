@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,11 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 BBB = REPO.parent / "shared" / "media" / "big_buck_bunny_30s.webm"
+from benchmarks.common import peak_rss_mb  # noqa: E402
+
 CASES = ("bbb", "long", "encoder-only", "bbb-cached")
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 class TimedMedia:

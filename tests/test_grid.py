@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from uniav.data.transforms import grid_to_seconds, seconds_to_grid
 from uniav.media import SnippetGrid, audio_windows, probe_media
 from uniav.media.video import expected_frame_count
+from uniav.ops.decode import GridTiming
 
 TAL = SnippetGrid(stride=8)
 AVEL = SnippetGrid(stride=4)
@@ -70,8 +72,10 @@ def test_audio_windows_zero_pad_outside_the_signal() -> None:
 def test_seconds_and_grid_units_round_trip() -> None:
     t = np.arange(10, dtype=np.float64)
     for grid in (TAL, AVEL):
-        np.testing.assert_allclose(grid.seconds_to_grid(grid.centres(10)), t)
-        np.testing.assert_allclose(grid.grid_to_seconds(grid.seconds_to_grid(np.array([0.0, 3.3, 7.9]))), [0, 3.3, 7.9])
+        timing = GridTiming(grid.stride, grid.num_frames, grid.fps, duration=1e9)
+        np.testing.assert_allclose(seconds_to_grid(grid.centres(10), timing), t)
+        np.testing.assert_allclose(grid_to_seconds(seconds_to_grid(np.array([0.0, 3.3, 7.9]), timing), timing),
+                                   [0, 3.3, 7.9])
 
 
 def test_grid_on_a_real_clip_stays_inside_its_frames(media_dir: Path) -> None:

@@ -25,6 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from uniav.distributed import shutdown
     from uniav.training.config import load_train_config
     from uniav.training.trainer import Trainer
 
@@ -47,4 +48,5 @@ def run(args: argparse.Namespace) -> int:
         write_report(report, trainer.output / "test_report.json")
         print(format_report(report))
         print(f"model: {trainer.output / 'model'} (best on validation: {trainer.output / 'best'})")
+    shutdown(trainer.dist)
     return 0

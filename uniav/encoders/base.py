@@ -136,6 +136,19 @@ class Encoder(ABC):
                 "text_dim": self.text_dim}
 
 
+class MediaEncoder(Encoder):
+    """An encoder that decodes media files itself, through `media` (the project's decoders unless a
+    subclass was given others)."""
+
+    _media: MediaFunctions | None = None
+
+    @property
+    def media(self) -> MediaFunctions:
+        if self._media is None:
+            self._media = MediaFunctions.default()
+        return self._media
+
+
 # ---- helpers shared by the backends ---------------------------------------------------------------
 
 def unique_grids(grids: Iterable[SnippetGrid]) -> list[SnippetGrid]:

@@ -35,8 +35,8 @@ from uniav.encoders.base import (
     NOTE_NO_FRAMES,
     NOTE_NO_VIDEO,
     ClipFeatures,
-    Encoder,
     EncoderError,
+    MediaEncoder,
     MediaFunctions,
     ProgressFn,
     ProgressSplitter,
@@ -94,7 +94,7 @@ def _load(loader: Any, name: str, what: str) -> Any:
         ) from e
 
 
-class ClipClapEncoder(Encoder):
+class ClipClapEncoder(MediaEncoder):
     """CLIP image embeddings of frames, CLAP audio embeddings of 1-s windows, CLIP+CLAP text embeddings."""
 
     def __init__(self, spec: EncoderSpec | None = None, media: MediaFunctions | None = None) -> None:
@@ -160,12 +160,6 @@ class ClipClapEncoder(Encoder):
     @property
     def cache_key(self) -> str:
         return f"{KIND}-v{FEATURES_VERSION}-{options_digest(self.options.numeric())}"
-
-    @property
-    def media(self) -> MediaFunctions:
-        if self._media is None:
-            self._media = MediaFunctions.default()
-        return self._media
 
     # ---- forward passes ----------------------------------------------------------------------
     def embed_frames(self, frames: np.ndarray) -> np.ndarray:

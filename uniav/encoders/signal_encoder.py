@@ -27,8 +27,8 @@ from uniav.encoders.base import (
     NOTE_NO_FRAMES,
     NOTE_NO_VIDEO,
     ClipFeatures,
-    Encoder,
     EncoderError,
+    MediaEncoder,
     MediaFunctions,
     ProgressFn,
     ProgressSplitter,
@@ -74,7 +74,7 @@ class SignalOptions:
         return {"frame_size": self.frame_size, "cells": self.cells, "text_dim": self.text_dim}
 
 
-class SignalEncoder(Encoder):
+class SignalEncoder(MediaEncoder):
     """Log-mel audio statistics, colour/texture/motion statistics of frames, hashed n-gram text."""
 
     def __init__(self, spec: EncoderSpec | None = None, media: MediaFunctions | None = None) -> None:
@@ -102,12 +102,6 @@ class SignalEncoder(Encoder):
         if self._cache_key is None:
             self._cache_key = f"{KIND}-v{FEATURES_VERSION}-{options_digest(self.options.numeric())}"
         return self._cache_key
-
-    @property
-    def media(self) -> MediaFunctions:
-        if self._media is None:
-            self._media = MediaFunctions.default()
-        return self._media
 
     def encode_text(self, prompts: Sequence[str]) -> np.ndarray:
         return signal_text.embed_texts(list(prompts), dim=self.options.text_dim)

@@ -50,13 +50,6 @@ class SnippetGrid:
         c = np.round(self.centres(num) * sample_rate).astype(np.int64)
         return np.stack([c - half, c + half], axis=1)
 
-    def seconds_to_grid(self, seconds: np.ndarray | float) -> np.ndarray | float:
-        """Seconds to grid units (the official conversion, 0 at the first snippet's centre)."""
-        return np.asarray(seconds) * self.fps / self.stride - 0.5 * self.num_frames / self.stride
-
-    def grid_to_seconds(self, t: np.ndarray | float) -> np.ndarray | float:
-        return (np.asarray(t) * self.stride + 0.5 * self.num_frames) / self.fps
-
 
 def audio_windows(waveform: np.ndarray, grid: SnippetGrid, num: int, sample_rate: int) -> np.ndarray:
     """(num, window) audio windows centred on the grid, zero-padded outside the signal."""
