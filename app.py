@@ -55,8 +55,10 @@ CSS = """
 
 def settings_by_task(values: Sequence) -> dict[str, TaskSettings]:
     """The per-task settings from the panels' values (template, labels, threshold, max, for each task)."""
-    return {task: TaskSettings.from_ui(*values[i * FIELDS_PER_TASK:(i + 1) * FIELDS_PER_TASK])
-            for i, task in enumerate(TASKS)}
+    return {
+        task: TaskSettings.from_ui(*values[i * FIELDS_PER_TASK : (i + 1) * FIELDS_PER_TASK])
+        for i, task in enumerate(TASKS)
+    }
 
 
 def shown_tasks(model: LoadedModel) -> list[str]:
@@ -96,28 +98,42 @@ def build_app(studio: Studio) -> gr.Blocks:
     served = shown_tasks(model) if model is not None else list(TASKS)
 
     with gr.Blocks(title="UniAV Studio", delete_cache=(3600, 3600)) as demo:
-        session = gr.State(Session(model_text=settings.model if model is not None else None),
-                           delete_callback=close_session)
+        session = gr.State(
+            Session(model_text=settings.model if model is not None else None), delete_callback=close_session
+        )
         gr.Markdown(INTRO)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                file_in = gr.File(label=f"Video or audio file (up to {settings.max_upload_text})",
-                                  file_types=list(MEDIA_EXTENSIONS), type="filepath", elem_id="upload")
+                file_in = gr.File(
+                    label=f"Video or audio file (up to {settings.max_upload_text})",
+                    file_types=list(MEDIA_EXTENSIONS),
+                    type="filepath",
+                    elem_id="upload",
+                )
                 if studio.examples:
-                    gr.Examples(examples=[[str(p)] for p in studio.examples], inputs=[file_in],
-                                example_labels=[p.name for p in studio.examples], label="Example clips")
+                    gr.Examples(
+                        examples=[[str(p)] for p in studio.examples],
+                        inputs=[file_in],
+                        example_labels=[p.name for p in studio.examples],
+                        label="Example clips",
+                    )
                 else:
                     gr.Markdown(f"*No example clips found in `{settings.examples_dir.name}/`.*")
-                tasks_in = gr.CheckboxGroup(choices=list(served), value=list(served), label="Tasks to run",
-                                            elem_id="tasks")
+                tasks_in = gr.CheckboxGroup(
+                    choices=list(served), value=list(served), label="Tasks to run", elem_id="tasks"
+                )
                 run_btn = gr.Button("Detect", variant="primary", elem_id="run")
                 with gr.Accordion("Model", open=model is None):
                     choices = [(f"bundled: {bundled_model_dir().name}", str(bundled_model_dir()))]
                     if settings.model != str(bundled_model_dir()):
                         choices.append((ModelRef.parse(settings.model).label, settings.model))
-                    model_in = gr.Dropdown(choices=choices, value=settings.model, allow_custom_value=True,
-                                           label="Model folder or Hub repo id (owner/name[@revision])",
-                                           elem_id="model")
+                    model_in = gr.Dropdown(
+                        choices=choices,
+                        value=settings.model,
+                        allow_custom_value=True,
+                        label="Model folder or Hub repo id (owner/name[@revision])",
+                        elem_id="model",
+                    )
                     load_btn = gr.Button("Load model", size="sm", elem_id="load-model")
                     model_md = gr.Markdown(model_status, elem_id="model-status")
             with gr.Column(scale=2, min_width=420):
@@ -126,21 +142,46 @@ def build_app(studio: Studio) -> gr.Blocks:
                     for task in TASKS:
                         cfg = model.task(task) if model is not None and task in served else None
                         vocab = cfg.labels if cfg is not None else load_vocabulary(PAPER_PRESET[task])
-                        with gr.Tab(task_title(task), id=task, visible=task in served,
-                                    elem_id=f"tab-{task}") as tab:
+                        with gr.Tab(task_title(task), id=task, visible=task in served, elem_id=f"tab-{task}") as tab:
                             with gr.Row():
-                                tpl = gr.Textbox(default_template(cfg, task), label="Prompt template", scale=3,
-                                                 info="{label} is replaced by each label", elem_id=f"template-{task}")
-                                preset = gr.Dropdown(preset_choices(), value=PRESET_MODEL if cfg else
-                                                     PAPER_PRESET[task], label="Vocabulary preset", scale=2,
-                                                     elem_id=f"preset-{task}")
-                            lab = gr.Textbox(labels_text(vocab), label="Labels (one per line)", lines=8, max_lines=14,
-                                             elem_id=f"labels-{task}")
+                                tpl = gr.Textbox(
+                                    default_template(cfg, task),
+                                    label="Prompt template",
+                                    scale=3,
+                                    info="{label} is replaced by each label",
+                                    elem_id=f"template-{task}",
+                                )
+                                preset = gr.Dropdown(
+                                    preset_choices(),
+                                    value=PRESET_MODEL if cfg else PAPER_PRESET[task],
+                                    label="Vocabulary preset",
+                                    scale=2,
+                                    elem_id=f"preset-{task}",
+                                )
+                            lab = gr.Textbox(
+                                labels_text(vocab),
+                                label="Labels (one per line)",
+                                lines=8,
+                                max_lines=14,
+                                elem_id=f"labels-{task}",
+                            )
                             with gr.Row():
-                                thr = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, step=0.01, label="Score threshold",
-                                                elem_id=f"threshold-{task}")
-                                top = gr.Slider(1, MAX_TOP_K, value=DEFAULT_TOP_K, step=1, label="Max detections",
-                                                elem_id=f"topk-{task}")
+                                thr = gr.Slider(
+                                    0.0,
+                                    1.0,
+                                    value=DEFAULT_THRESHOLD,
+                                    step=0.01,
+                                    label="Score threshold",
+                                    elem_id=f"threshold-{task}",
+                                )
+                                top = gr.Slider(
+                                    1,
+                                    MAX_TOP_K,
+                                    value=DEFAULT_TOP_K,
+                                    step=1,
+                                    label="Max detections",
+                                    elem_id=f"topk-{task}",
+                                )
                         tabs.append(tab)
                         templates.append(tpl)
                         labels.append(lab)
@@ -150,12 +191,14 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=260):
                 video = gr.Video(label="Player", interactive=False, elem_id="player-video")
-                audio = gr.Audio(label="Player", interactive=False, visible=False, type="filepath",
-                                 elem_id="player-audio")
+                audio = gr.Audio(
+                    label="Player", interactive=False, visible=False, type="filepath", elem_id="player-audio"
+                )
             with gr.Column(scale=3, min_width=420):
                 plot = gr.Plot(label="Timeline", elem_id="timeline")
-        table = gr.Dataframe(detection_table(None), label="Detections, by start time", interactive=False,
-                             elem_id="detections")
+        table = gr.Dataframe(
+            detection_table(None), label="Detections, by start time", interactive=False, elem_id="detections"
+        )
         with gr.Row():
             json_btn = gr.DownloadButton("Download JSON", elem_id="download-json")
             csv_btn = gr.DownloadButton("Download CSV", elem_id="download-csv")
@@ -166,30 +209,52 @@ def build_app(studio: Studio) -> gr.Blocks:
         def on_file(path: str | None, state: Session):
             state.clip = None  # results belong to the previous clip
             message = "Press **Detect** to analyse this file." if path else ""
-            return (*_players(path, media_kind(path) == "video" if path else True), None,
-                    detection_table(None), *_downloads(), message)
+            return (
+                *_players(path, media_kind(path) == "video" if path else True),
+                None,
+                detection_table(None),
+                *_downloads(),
+                message,
+            )
 
-        file_in.change(on_file, [file_in, session], [video, audio, *results], api_visibility="private",
-                       show_progress="hidden")
+        file_in.change(
+            on_file, [file_in, session], [video, audio, *results], api_visibility="private", show_progress="hidden"
+        )
 
         def on_run(progress=gr.Progress(), *values):  # noqa: B008 - Gradio injects progress by default value
             path, model_text, tasks, *rest = values
             state: Session = rest[-1]
             try:
-                view = studio.analyze(state, path, model_text, tasks, settings_by_task(rest[:-1]),
-                                      lambda frac, message: progress(frac, desc=message))
+                view = studio.analyze(
+                    state,
+                    path,
+                    model_text,
+                    tasks,
+                    settings_by_task(rest[:-1]),
+                    lambda frac, message: progress(frac, desc=message),
+                )
             except Exception as exc:  # noqa: BLE001 - a message in the page, never a traceback
                 state.clip = None
                 err = describe_error(exc, "detect events")
                 gr.Warning(str(err))
-                return (*_players(None, True), empty_timeline(err.title), detection_table(None), *_downloads(),
-                        err.markdown())
+                return (
+                    *_players(None, True),
+                    empty_timeline(err.title),
+                    detection_table(None),
+                    *_downloads(),
+                    err.markdown(),
+                )
             clip = state.clip
-            return (*_players(clip.media_path, clip.has_video), view.figure, view.table, *_downloads(view),
-                    view.status)
+            return (*_players(clip.media_path, clip.has_video), view.figure, view.table, *_downloads(view), view.status)
 
-        run_btn.click(on_run, [file_in, model_in, tasks_in, *task_values, session], [video, audio, *results],
-                      api_name="run", concurrency_id="analysis", concurrency_limit=settings.concurrency)
+        run_btn.click(
+            on_run,
+            [file_in, model_in, tasks_in, *task_values, session],
+            [video, audio, *results],
+            api_name="run",
+            concurrency_id="analysis",
+            concurrency_limit=settings.concurrency,
+        )
 
         def on_update(tasks, *values):
             state: Session = values[-1]
@@ -202,8 +267,15 @@ def build_app(studio: Studio) -> gr.Blocks:
             return view.figure, view.table, *_downloads(view), view.status
 
         edits = [tasks_in.change] + [c.change for c in task_values]
-        gr.on(edits, on_update, [tasks_in, *task_values, session], results, api_name="update",
-              trigger_mode="always_last", show_progress="minimal")
+        gr.on(
+            edits,
+            on_update,
+            [tasks_in, *task_values, session],
+            results,
+            api_name="update",
+            trigger_mode="always_last",
+            show_progress="minimal",
+        )
 
         def preset_handler(task: str):
             def on_preset(choice: str, state: Session, model_text: str):
@@ -234,16 +306,28 @@ def build_app(studio: Studio) -> gr.Blocks:
             updates += [gr.Tab(visible=t in shown) for t in TASKS]
             for t in TASKS:
                 cfg = loaded.task(t) if t in shown else None
-                updates += [default_template(cfg, t) if cfg else gr.skip(),
-                            labels_text(cfg.labels) if cfg else gr.skip(),
-                            PRESET_MODEL if cfg else gr.skip()]
-            clear = [empty_timeline("model changed: press Detect"), detection_table(None), *_downloads(),
-                     "Model loaded: press **Detect** to analyse the clip with it."]
+                updates += [
+                    default_template(cfg, t) if cfg else gr.skip(),
+                    labels_text(cfg.labels) if cfg else gr.skip(),
+                    PRESET_MODEL if cfg else gr.skip(),
+                ]
+            clear = [
+                empty_timeline("model changed: press Detect"),
+                detection_table(None),
+                *_downloads(),
+                "Model loaded: press **Detect** to analyse the clip with it.",
+            ]
             return model_markdown(loaded), *updates, *clear
 
         per_task = [c for trio in zip(templates, labels, presets, strict=True) for c in trio]
-        load_btn.click(on_load, [model_in, session], [model_md, tasks_in, *tabs, *per_task, *results],
-                       api_name="load_model", concurrency_id="analysis", concurrency_limit=settings.concurrency)
+        load_btn.click(
+            on_load,
+            [model_in, session],
+            [model_md, tasks_in, *tabs, *per_task, *results],
+            api_name="load_model",
+            concurrency_id="analysis",
+            concurrency_limit=settings.concurrency,
+        )
 
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     return demo

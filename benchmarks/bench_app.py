@@ -42,8 +42,11 @@ from benchmarks.common import report, timeit  # noqa: E402
 
 MEDIA = REPO.parent / "shared" / "media"
 TASKS = ("TAL", "AVEL", "SED")
-TEMPLATES = {"TAL": "A visual event of {label}.", "AVEL": "An audio visual event of {label}.",
-             "SED": "A sound event of {label}."}
+TEMPLATES = {
+    "TAL": "A visual event of {label}.",
+    "AVEL": "An audio visual event of {label}.",
+    "SED": "A sound event of {label}.",
+}
 
 
 def stand_in_model(folder: Path) -> Path:
@@ -53,8 +56,9 @@ def stand_in_model(folder: Path) -> Path:
     from uniav.model.uniav import UniAV
 
     torch.manual_seed(0)
-    cfg = ModelConfig.preset("small", encoder=EncoderSpec("signal"), visual_dim=384, audio_dim=256, text_dim=512,
-                             droppath=0.0)
+    cfg = ModelConfig.preset(
+        "small", encoder=EncoderSpec("signal"), visual_dim=384, audio_dim=256, text_dim=512, droppath=0.0
+    )
     UniAV(cfg).save_pretrained(folder)
     return folder
 
@@ -82,8 +86,12 @@ def main() -> int:
     p.add_argument("--long-minutes", type=float, default=10.0, help="length of the generated clip (0: none)")
     p.add_argument("--no-http", action="store_true", help="skip the gradio_client round trip")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the handler is one request's work)")
-    p.add_argument("--threshold", type=float, default=0.1,
-                   help="score threshold of the panels (default 0.1, the app's default; 0 keeps every candidate)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.1,
+        help="score threshold of the panels (default 0.1, the app's default; 0 keeps every candidate)",
+    )
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="uniav-bench-app-") as tmp:
         return run(args, Path(tmp))
@@ -108,9 +116,11 @@ def run(args: argparse.Namespace, work: Path) -> int:
     studio = Studio(StudioSettings(model=model, cache_dir=work / "cache", examples_dir=work))
     loaded = studio.load_model(model)
     params = sum(x.numel() for x in loaded.detector.model.parameters())
-    print(f"model {loaded.ref.label}: {params / 1e6:.2f} M parameters, encoder {loaded.detector.config.encoder.kind}, "
-          f"tasks {', '.join(f'{t.name}({t.num_classes})' for t in loaded.detector.config.tasks)}; "
-          f"torch threads {torch.get_num_threads()}")
+    print(
+        f"model {loaded.ref.label}: {params / 1e6:.2f} M parameters, encoder {loaded.detector.config.encoder.kind}, "
+        f"tasks {', '.join(f'{t.name}({t.num_classes})' for t in loaded.detector.config.tasks)}; "
+        f"torch threads {torch.get_num_threads()}"
+    )
 
     clips = [MEDIA / "chaplin.mp4", MEDIA / "big_buck_bunny_30s.webm"]
     if args.long_minutes > 0:
@@ -138,8 +148,10 @@ def bench_clip(studio, model: str, clip: Path, vocab: dict[str, list[str]], base
     studio.analyze(session, str(clip), model, TASKS, base)
     analysed = time.perf_counter() - t0
     analysis = session.clip.analysis
-    print(f"\n{clip.name}: {analysis.duration:.1f} s, analysed (decode + encode + model) in {analysed:.2f} s; "
-          f"windows {({t: len(a.windows) for t, a in analysis.tasks.items()})}")
+    print(
+        f"\n{clip.name}: {analysis.duration:.1f} s, analysed (decode + encode + model) in {analysed:.2f} s; "
+        f"windows { ({t: len(a.windows) for t, a in analysis.tasks.items()}) }"
+    )
     counter = itertools.count()
     thresholds = itertools.cycle([THRESHOLD[0] + 0.05, THRESHOLD[0] + 0.1])
 
@@ -149,8 +161,10 @@ def bench_clip(studio, model: str, clip: Path, vocab: dict[str, list[str]], base
 
     def new_labels(tasks, all_labels=False):
         i = next(counter)
-        fresh = {t: ([f"{x} take {i}" for x in v] if all_labels else v[:-1] + [f"new label {i}"])
-                 if t in tasks else v for t, v in vocab.items()}
+        fresh = {
+            t: ([f"{x} take {i}" for x in v] if all_labels else v[:-1] + [f"new label {i}"]) if t in tasks else v
+            for t, v in vocab.items()
+        }
         return studio.update(session, TASKS, task_settings(fresh))
 
     cases = {

@@ -101,12 +101,17 @@ def case_decode(path: Path) -> dict:
     wall = time.perf_counter() - t0
     first = next(iter(out.values()))
     return {
-        "file": path.name, "duration_s": round(first.duration, 2), "wall_s": round(wall, 2),
-        "decode_s": round(media.seconds, 2), "encode_s": round(wall - media.seconds, 2),
+        "file": path.name,
+        "duration_s": round(first.duration, 2),
+        "wall_s": round(wall, 2),
+        "decode_s": round(media.seconds, 2),
+        "encode_s": round(wall - media.seconds, 2),
         "realtime_x": round(first.duration / wall, 1),
         "encode_realtime_x": round(first.duration / max(wall - media.seconds, 1e-9), 1),
         "shapes": {f"stride{g.stride}": [list(f.visual.shape), list(f.audio.shape)] for g, f in out.items()},
-        "notes": list(first.notes), "rss_base_mb": round(base), "rss_peak_mb": round(peak_rss_mb()),
+        "notes": list(first.notes),
+        "rss_base_mb": round(base),
+        "rss_peak_mb": round(peak_rss_mb()),
     }
 
 
@@ -119,10 +124,19 @@ def case_encoder_only(minutes: float) -> dict:
     rng = np.random.default_rng(0)
     # one chunk of 64 smooth moving frames and 1 s of audio, reused: the cost does not depend on content
     ys, xs = np.mgrid[0:64, 0:64]
-    chunk = np.stack([
-        np.stack([128 + 100 * np.sin((xs + 2 * k) / 5.0), 128 + 100 * np.cos((ys - k) / 7.0),
-                  128 + 100 * np.sin((xs + ys + k) / 9.0)], -1)
-        for k in range(64)]).astype(np.uint8)
+    chunk = np.stack(
+        [
+            np.stack(
+                [
+                    128 + 100 * np.sin((xs + 2 * k) / 5.0),
+                    128 + 100 * np.cos((ys - k) / 7.0),
+                    128 + 100 * np.sin((xs + ys + k) / 9.0),
+                ],
+                -1,
+            )
+            for k in range(64)
+        ]
+    ).astype(np.uint8)
     wave = (0.1 * rng.standard_normal(int(seconds * 16000))).astype(np.float32)
     n_frames = int(seconds * 16)
     base = peak_rss_mb()
@@ -138,10 +152,15 @@ def case_encoder_only(minutes: float) -> dict:
         signal_audio.window_features(desc, g, n)
     wall = time.perf_counter() - t0
     return {
-        "file": f"in-memory {minutes:g} min", "duration_s": seconds, "wall_s": round(wall, 2),
-        "frames_s": round(t_frames, 2), "audio_s": round(t_audio, 2),
-        "pool_s": round(wall - t_frames - t_audio, 2), "realtime_x": round(seconds / wall, 1),
-        "rss_base_mb": round(base), "rss_peak_mb": round(peak_rss_mb()),
+        "file": f"in-memory {minutes:g} min",
+        "duration_s": seconds,
+        "wall_s": round(wall, 2),
+        "frames_s": round(t_frames, 2),
+        "audio_s": round(t_audio, 2),
+        "pool_s": round(wall - t_frames - t_audio, 2),
+        "realtime_x": round(seconds / wall, 1),
+        "rss_base_mb": round(base),
+        "rss_peak_mb": round(peak_rss_mb()),
     }
 
 
@@ -157,9 +176,16 @@ def case_cached(path: Path) -> dict:
         out = enc.encode_file(path, grids())
         wall = time.perf_counter() - t0
     first = next(iter(out.values()))
-    return {"file": path.name, "duration_s": round(first.duration, 2), "wall_s": round(wall, 3),
-            "decode_s": round(media.seconds, 3), "hits": enc.stats.hits, "misses": enc.stats.misses,
-            "realtime_x": round(first.duration / wall, 1), "rss_peak_mb": round(peak_rss_mb())}
+    return {
+        "file": path.name,
+        "duration_s": round(first.duration, 2),
+        "wall_s": round(wall, 3),
+        "decode_s": round(media.seconds, 3),
+        "hits": enc.stats.hits,
+        "misses": enc.stats.misses,
+        "realtime_x": round(first.duration / wall, 1),
+        "rss_peak_mb": round(peak_rss_mb()),
+    }
 
 
 def run_case(case: str, long_path: Path, minutes: float) -> dict:
@@ -194,11 +220,21 @@ def main() -> int:
         args.workdir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         generate_long_video(long_path, args.minutes)
-        print(f"generated {long_path} ({long_path.stat().st_size / 2**20:.0f} MB) in "
-              f"{time.perf_counter() - t0:.1f} s", flush=True)
+        print(
+            f"generated {long_path} ({long_path.stat().st_size / 2**20:.0f} MB) in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
     for case in args.cases:
-        cmd = [sys.executable, __file__, "--case", case, "--workdir", str(args.workdir),
-               "--minutes", f"{args.minutes:g}"]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--case",
+            case,
+            "--workdir",
+            str(args.workdir),
+            "--minutes",
+            f"{args.minutes:g}",
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             print(f"{case}: FAILED\n{proc.stderr}")
@@ -206,12 +242,16 @@ def main() -> int:
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         line = f"{case:13s} {r['file']} ({r['duration_s']} s): wall {r['wall_s']} s = {r['realtime_x']}x real time"
         if "decode_s" in r and "encode_s" in r:
-            line += (f"; decode {r['decode_s']} s, encode {r['encode_s']} s (encoder {r['encode_realtime_x']}x real "
-                     f"time); peak RSS {r['rss_peak_mb']} MB (after imports {r['rss_base_mb']} MB)")
+            line += (
+                f"; decode {r['decode_s']} s, encode {r['encode_s']} s (encoder {r['encode_realtime_x']}x real "
+                f"time); peak RSS {r['rss_peak_mb']} MB (after imports {r['rss_base_mb']} MB)"
+            )
             line += f"; shapes {r['shapes']}" + (f"; notes {r['notes']}" if r["notes"] else "")
         elif "frames_s" in r:
-            line += (f" (frames {r['frames_s']} s, audio {r['audio_s']} s, pooling {r['pool_s']} s); "
-                     f"peak RSS {r['rss_peak_mb']} MB (after imports {r['rss_base_mb']} MB)")
+            line += (
+                f" (frames {r['frames_s']} s, audio {r['audio_s']} s, pooling {r['pool_s']} s); "
+                f"peak RSS {r['rss_peak_mb']} MB (after imports {r['rss_base_mb']} MB)"
+            )
         else:
             line += f"; decoder time {r['decode_s']} s, hits {r['hits']}, misses {r['misses']}"
         print(line, flush=True)

@@ -165,8 +165,16 @@ def bench_evaluate_model(n_videos: int, batch_size: int) -> None:
     torch.manual_seed(0)
     rng = np.random.default_rng(1)
     tasks = tuple(dataclasses.replace(t, labels=t.labels[:20]) for t in paper_tasks())
-    cfg = ModelConfig(tasks=tasks, visual_dim=384, audio_dim=256, text_dim=512, embd_dim=128, head_dim=128,
-                      droppath=0.0, encoder=EncoderSpec("signal"))
+    cfg = ModelConfig(
+        tasks=tasks,
+        visual_dim=384,
+        audio_dim=256,
+        text_dim=512,
+        embd_dim=128,
+        head_dim=128,
+        droppath=0.0,
+        encoder=EncoderSpec("signal"),
+    )
     model = UniAV(cfg).eval()
     steps = {"TAL": (60, 480), "AVEL": (40, 240), "SED": (40, 40)}  # native steps per video
     print(f"evaluate_model: {n_videos} videos per task, batch {batch_size}, torch threads {torch.get_num_threads()}")
@@ -179,19 +187,25 @@ def bench_evaluate_model(n_videos: int, batch_size: int) -> None:
                 dur = (t * task.feat_stride + 8) / 16
                 write_npz_features(folder / f"v{i}.npz", rng.normal(size=(t, 384)), rng.normal(size=(t, 256)), dur)
                 s, k = float(rng.uniform(0, dur / 2)), i % task.num_classes
-                db[f"v{i}"] = {"subset": "test", "duration": dur, "annotations": [
-                    {"segment": [s, s + dur / 4], "label": task.labels[k], "label_id": k}]}
+                db[f"v{i}"] = {
+                    "subset": "test",
+                    "duration": dur,
+                    "annotations": [{"segment": [s, s + dur / 4], "label": task.labels[k], "label_id": k}],
+                }
             FeatureManifest(cfg.encoder, "bench", 384, 256, 512, SnippetGrid(task.feat_stride)).write(
-                folder / "manifest.json")
+                folder / "manifest.json"
+            )
             (folder / "ann.json").write_text(json.dumps({"database": db}))
             ds = TaskDataset(task, load_annotation_db(folder / "ann.json"), NpzFeatureStore(folder), ["test"])
             texts = {task.name: torch.randn(task.num_classes, 512)}
             t0 = time.perf_counter()
             report = evaluate_model(model, {task.name: ds}, texts, batch_size=batch_size)
             secs = time.perf_counter() - t0
-            print(f"  {task.name:<4} ({steps[task.name][0]}-{steps[task.name][1]} steps, max_seq_len "
-                  f"{task.max_seq_len}): {secs:.2f} s, {n_videos / secs:.1f} videos/s, "
-                  f"{report.metadata['predictions'][task.name]:,} predictions")
+            print(
+                f"  {task.name:<4} ({steps[task.name][0]}-{steps[task.name][1]} steps, max_seq_len "
+                f"{task.max_seq_len}): {secs:.2f} s, {n_videos / secs:.1f} videos/s, "
+                f"{report.metadata['predictions'][task.name]:,} predictions"
+            )
 
 
 if __name__ == "__main__":

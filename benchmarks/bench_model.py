@@ -1,6 +1,6 @@
 """Forward time of the paper preset (eval, T=256) on CPU, batch 1 and 16.
 
-    python benchmarks/bench_model.py [--threads 2] [--device cpu]
+python benchmarks/bench_model.py [--threads 2] [--device cpu]
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ def main() -> None:
     torch.manual_seed(0)
     model = UniAV(ModelConfig.preset("paper")).to(args.device).eval()
     text = torch.randn(model.config.task(args.task).num_classes, 1536, device=args.device)
-    print(f"paper preset: {model.num_parameters():,} parameters, task {args.task}, "
-          f"{args.threads} threads, {args.device}")
+    print(
+        f"paper preset: {model.num_parameters():,} parameters, task {args.task}, {args.threads} threads, {args.device}"
+    )
     for bs in (1, 16):
         v = torch.randn(bs, 1536, 256, device=args.device)
         a = torch.randn(bs, 1536, 256, device=args.device)

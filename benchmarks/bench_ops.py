@@ -136,16 +136,19 @@ def main() -> None:
         segs = torch.stack([start, start + 1 + torch.rand(n, generator=g) * 40], 1)
         scores = torch.rand(n, generator=g)
         labels = torch.randint(0, c, (n,), generator=g)
-        med, best = timeit(lambda segs=segs, scores=scores, labels=labels: batched_nms(segs, scores, labels, cfg, 0.4),
-                           repeat=20)
+        med, best = timeit(
+            lambda segs=segs, scores=scores, labels=labels: batched_nms(segs, scores, labels, cfg, 0.4), repeat=20
+        )
         report(f"soft-NMS {n} candidates x {c} classes (uniav)", med, f"min {best * 1000:.2f} ms")
         if (n, c) == (2000, 20):
             per_class = [(segs[labels == k].tolist(), scores[labels == k].tolist()) for k in range(c)]
             med_ref, _ = timeit(lambda pc=per_class: [scalar_soft_nms(s, sc, 0.4, 0.001) for s, sc in pc], repeat=3)
             report("  same input, official algorithm in pure Python", med_ref, f"uniav is x{med_ref / med:.1f} faster")
         if cpp is not None:
-            groups = [(segs[labels == k, 0].contiguous(), segs[labels == k, 1].contiguous(),
-                       scores[labels == k].clone()) for k in range(c)]
+            groups = [
+                (segs[labels == k, 0].contiguous(), segs[labels == k, 1].contiguous(), scores[labels == k].clone())
+                for k in range(c)
+            ]
             med_cpp, _ = timeit(lambda groups=groups: cpp(groups), repeat=10)
             report("  same input, official scalar C++ operator (g++ -O2)", med_cpp, f"uniav/C++ = {med / med_cpp:.2f}")
 
@@ -159,8 +162,9 @@ def main() -> None:
         labs_l.append(torch.randint(0, 100, (k,), generator=g))
     med, best = timeit(lambda: assign_targets(points, segs_l, labs_l, 100, True), repeat=10)
     report("label assignment, 16 class-aware videos (uniav)", med, f"min {best * 1000:.2f} ms")
-    med_ref, _ = timeit(lambda: [loop_assign(points, s, lab, 100) for s, lab in zip(segs_l, labs_l, strict=True)],
-                        repeat=3)
+    med_ref, _ = timeit(
+        lambda: [loop_assign(points, s, lab, 100) for s, lab in zip(segs_l, labs_l, strict=True)], repeat=3
+    )
     report("label assignment, official per-point loop", med_ref, f"x{med_ref / med:.1f} slower")
 
     # --- decoding one video (T=256, 100 classes, class-aware) + NMS ---

@@ -39,8 +39,10 @@ def stage_breakdown(config: SynthConfig, out: Path) -> None:
         write_mp4(out / f"stage_{plan.video_id}.mp4", chunks, audio, config.media)
         t3 = time.perf_counter()
         n = plan.num_frames
-        print(f"  {kind.task:4s} {plan.duration:6.1f} s video: sound {1e3 * (t1 - t0) / n:.2f} ms/frame, "
-              f"pictures {1e3 * (t2 - t1) / n:.2f} ms/frame, encode+mux {1e3 * (t3 - t2) / n:.2f} ms/frame")
+        print(
+            f"  {kind.task:4s} {plan.duration:6.1f} s video: sound {1e3 * (t1 - t0) / n:.2f} ms/frame, "
+            f"pictures {1e3 * (t2 - t1) / n:.2f} ms/frame, encode+mux {1e3 * (t3 - t2) / n:.2f} ms/frame"
+        )
 
 
 def _cpu_seconds() -> float:
@@ -76,11 +78,15 @@ def main() -> None:
         size = sum(f.stat().st_size for f in out.rglob("*.mp4"))
         print(f"UniAV-Synth: {args.videos} videos x {len(outputs)} kinds, seed {args.seed}, {args.workers} workers")
         print(f"  wall time {wall:.1f} s ({wall / 60:.2f} min; target < 10 min for 100 per kind on 2 cores)")
-        print(f"  CPU time {cpu:.1f} s (all processes) = {cpu / args.workers / 60:.2f} min on {args.workers} idle "
-              f"cores; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after on "
-              f"{os.cpu_count()} CPUs (a busy machine stretches the wall time)")
-        print(f"  planning alone {t_plan:.2f} s; {frames:,} frames = {media_s / 3600:.2f} h of media; "
-              f"{frames / wall:.0f} frames/s ({media_s / wall:.0f}x real time)")
+        print(
+            f"  CPU time {cpu:.1f} s (all processes) = {cpu / args.workers / 60:.2f} min on {args.workers} idle "
+            f"cores; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after on "
+            f"{os.cpu_count()} CPUs (a busy machine stretches the wall time)"
+        )
+        print(
+            f"  planning alone {t_plan:.2f} s; {frames:,} frames = {media_s / 3600:.2f} h of media; "
+            f"{frames / wall:.0f} frames/s ({media_s / wall:.0f}x real time)"
+        )
         print(f"  disk: {size / 2**20:.1f} MiB of MP4 ({8 * size / media_s / 1000:.0f} kbit/s on average)")
         for o in outputs:
             kind_size = sum(f.stat().st_size for f in (o.folder / "videos").glob("*.mp4"))

@@ -40,16 +40,29 @@ def main() -> None:
         labs = [torch.tensor([1, 3]) for _ in range(b)]
         points = torch.cat(model.points(T))
         gt = assign_targets(points, segs, labs, t.num_classes, t.class_aware)
-        batches[t.name] = (torch.randn(b, cfg.visual_dim, T), torch.randn(b, cfg.audio_dim, T),
-                           torch.ones(b, 1, T, dtype=torch.bool), torch.randn(t.num_classes, cfg.text_dim), gt)
+        batches[t.name] = (
+            torch.randn(b, cfg.visual_dim, T),
+            torch.randn(b, cfg.audio_dim, T),
+            torch.ones(b, 1, T, dtype=torch.bool),
+            torch.randn(t.num_classes, cfg.text_dim),
+            gt,
+        )
 
     def iteration() -> None:
         for t in cfg.tasks:
             v, a, m, text, (gc, go) = batches[t.name]
             out = model(v, a, m, t.name, text)
-            loss = uniav_loss(torch.cat(out.cls_logits, 1), torch.cat(out.offsets, 1), torch.cat(out.masks, 1), gc,
-                              go, 400.0, num_classes=t.num_classes, class_aware=t.class_aware,
-                              label_smoothing=t.label_smoothing)
+            loss = uniav_loss(
+                torch.cat(out.cls_logits, 1),
+                torch.cat(out.offsets, 1),
+                torch.cat(out.masks, 1),
+                gc,
+                go,
+                400.0,
+                num_classes=t.num_classes,
+                class_aware=t.class_aware,
+                label_smoothing=t.label_smoothing,
+            )
             opt.zero_grad(set_to_none=True)
             loss.final_loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -61,9 +74,11 @@ def main() -> None:
     for _ in range(args.iterations):
         iteration()
     dt = (time.perf_counter() - t0) / args.iterations
-    print(f"{args.preset} preset ({model.num_parameters():,} parameters), batch {args.batch} per task, "
-          f"{args.threads} threads: {dt:.2f} s per round-robin iteration (3 tasks) = {1 / dt:.3f} iterations/s, "
-          f"{3 * args.batch / dt:.1f} videos/s; peak RSS {peak_rss_mb():.0f} MiB")
+    print(
+        f"{args.preset} preset ({model.num_parameters():,} parameters), batch {args.batch} per task, "
+        f"{args.threads} threads: {dt:.2f} s per round-robin iteration (3 tasks) = {1 / dt:.3f} iterations/s, "
+        f"{3 * args.batch / dt:.1f} videos/s; peak RSS {peak_rss_mb():.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

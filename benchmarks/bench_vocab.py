@@ -31,19 +31,24 @@ def main() -> None:
         det = Detector.from_pretrained(args.model, feature_cache=FeatureCache(cache))
         t0 = time.perf_counter()
         analysis = det.analyze(args.clip)
-        print(f"{Path(args.clip).name}: {analysis.duration:.1f} s, first analysis {time.perf_counter() - t0:.2f} s "
-              f"(decode + encode + backbone), windows {[len(t.windows) for t in analysis.tasks.values()]}")
+        print(
+            f"{Path(args.clip).name}: {analysis.duration:.1f} s, first analysis {time.perf_counter() - t0:.2f} s "
+            f"(decode + encode + backbone), windows {[len(t.windows) for t in analysis.tasks.values()]}"
+        )
         times = []
         for r in range(args.repeat):
-            vocabs = {t: det.vocabulary(t, [f"new label {r} {i} for {t}" for i in range(100)])
-                      for t in det.config.task_names}
+            vocabs = {
+                t: det.vocabulary(t, [f"new label {r} {i} for {t}" for i in range(100)]) for t in det.config.task_names
+            }
             t0 = time.perf_counter()
             for t, v in vocabs.items():
                 det.detect(analysis, t, v, threshold=0.0, top_k=100)
             times.append(time.perf_counter() - t0)
         med = 1000 * statistics.median(times)
-        print(f"vocabulary change, {len(vocabs)} tasks x 100 new labels: median {med:.0f} ms "
-              f"(min {1000 * min(times):.0f} ms), includes embedding the 300 new prompts")
+        print(
+            f"vocabulary change, {len(vocabs)} tasks x 100 new labels: median {med:.0f} ms "
+            f"(min {1000 * min(times):.0f} ms), includes embedding the 300 new prompts"
+        )
         times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()

@@ -47,7 +47,8 @@ def main() -> None:
     for task in cfg.task_names:
         out = ROOT / "runs" / f"uniav-synth-{task.lower()}"
         reports[f"single-task {task} (same recipe, --tasks {task.lower()})"] = read_report(
-            run_training(task.lower(), out, args.reuse))
+            run_training(task.lower(), out, args.reuse)
+        )
 
     model = UniAV.from_pretrained(multi_dir / "model")
     synth = cfg.synth
@@ -56,7 +57,8 @@ def main() -> None:
     records = [json.loads(x) for x in (multi_dir / "metrics.jsonl").read_text().splitlines()]
     minutes = sum(r["seconds"] for r in records if r["type"] == "epoch") / 60
     card = trained_model_card(
-        model.config, model.num_parameters(),
+        model.config,
+        model.num_parameters(),
         title="UniAV-Synth: the bundled default model of UniAV Studio",
         summary=(
             "UniAV (Geng et al.) trained on **UniAV-Synth**, the project's procedural audio-visual benchmark, with the "
@@ -74,13 +76,15 @@ def main() -> None:
         ),
         command="uniav train configs/uniav-synth.yaml   # generates the data and features when missing",
         reports=reports,
-        notes=("Single-task rows: the same recipe on one task at a time (`--tasks`), each a separate model with "
-               "only that task's experts and heads. Reproduce the whole table with "
-               "`python scripts/build_bundled_model.py`.\n\n"
-               f"Cost on the project's 2-core CPU machine: {minutes:.0f} minutes of training epochs for this model "
-               "(plus about 7 minutes to generate UniAV-Synth and extract its features on a first run); "
-               "data, initialisation, batch order and crops are all seeded by the configuration, and a second "
-               "run on the same machine gave bit-identical weights and metrics."),
+        notes=(
+            "Single-task rows: the same recipe on one task at a time (`--tasks`), each a separate model with "
+            "only that task's experts and heads. Reproduce the whole table with "
+            "`python scripts/build_bundled_model.py`.\n\n"
+            f"Cost on the project's 2-core CPU machine: {minutes:.0f} minutes of training epochs for this model "
+            "(plus about 7 minutes to generate UniAV-Synth and extract its features on a first run); "
+            "data, initialisation, batch order and crops are all seeded by the configuration, and a second "
+            "run on the same machine gave bit-identical weights and metrics."
+        ),
     )
     if OUT.exists():
         shutil.rmtree(OUT)

@@ -61,9 +61,17 @@ class FakeMedia:
 
     def probe_media(self, path: str | Path) -> MediaInfo:
         c = self._get("probe", path)
-        return MediaInfo(str(path), c.duration, c.frame_fn is not None, c.audio_fn is not None,
-                        16.0 if c.frame_fn else None, c.width if c.frame_fn else None,
-                        c.height if c.frame_fn else None, 16000 if c.audio_fn else None, 1 if c.audio_fn else None)
+        return MediaInfo(
+            str(path),
+            c.duration,
+            c.frame_fn is not None,
+            c.audio_fn is not None,
+            16.0 if c.frame_fn else None,
+            c.width if c.frame_fn else None,
+            c.height if c.frame_fn else None,
+            16000 if c.audio_fn else None,
+            1 if c.audio_fn else None,
+        )
 
     def decode_audio(self, path: str | Path, sample_rate: int = 16000, info: object = None) -> AudioTrack:
         c = self._get("audio", path)
@@ -72,8 +80,14 @@ class FakeMedia:
             return AudioTrack(np.zeros(n, np.float32), sample_rate, ("no audio track: audio is silence",))
         return AudioTrack(np.asarray(c.audio_fn(sample_rate), np.float32)[:n], sample_rate)
 
-    def open_video(self, path: str | Path, fps: float = 16.0, size: tuple[int, int] | None = None,
-                   chunk: int = 64, info: object = None) -> FakeStream:
+    def open_video(
+        self,
+        path: str | Path,
+        fps: float = 16.0,
+        size: tuple[int, int] | None = None,
+        chunk: int = 64,
+        info: object = None,
+    ) -> FakeStream:
         c = self._get("video", path)
         self.video_sizes.append(size)
         return FakeStream(c, fps, size, chunk)
@@ -86,6 +100,7 @@ class FakeMedia:
 
 
 # ---- drawing ---------------------------------------------------------------------------------------
+
 
 def texture(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """A smooth analytic RGB texture in [0, 1] at continuous coordinates (pixels)."""
@@ -101,15 +116,18 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
 
 def pan_frames(dx: float, dy: float) -> Callable[[int, int, int], np.ndarray]:
     """The texture translated by (dx, dy) pixels per frame (frame coordinates scale with the size)."""
+
     def draw(k: int, w: int, h: int) -> np.ndarray:
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         s = 64.0 / h
         return to_uint8(texture(xs * s - dx * k, ys * s - dy * k))
+
     return draw
 
 
 def rotate_frames(deg_per_frame: float) -> Callable[[int, int, int], np.ndarray]:
     """The texture rotated about the frame centre (positive = counter-clockwise on screen)."""
+
     def draw(k: int, w: int, h: int) -> np.ndarray:
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         s = 64.0 / h
@@ -118,35 +136,42 @@ def rotate_frames(deg_per_frame: float) -> Callable[[int, int, int], np.ndarray]
         # on screen y points down: a counter-clockwise turn maps (x, y) -> (x cos a + y sin a, -x sin a + y cos a)
         xr, yr = x * np.cos(a) - y * np.sin(a), x * np.sin(a) + y * np.cos(a)
         return to_uint8(texture(xr, yr))
+
     return draw
 
 
 def zoom_frames(rate: float) -> Callable[[int, int, int], np.ndarray]:
     """The texture scaled about the centre by (1 + rate) per frame (rate > 0: growing)."""
+
     def draw(k: int, w: int, h: int) -> np.ndarray:
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         s = 64.0 / h
         z = (1.0 + rate) ** k
         return to_uint8(texture((xs - w / 2) * s / z, (ys - h / 2) * s / z))
+
     return draw
 
 
 def solid_frames(rgb: tuple[float, float, float]) -> Callable[[int, int, int], np.ndarray]:
     def draw(k: int, w: int, h: int) -> np.ndarray:
         return to_uint8(np.broadcast_to(np.asarray(rgb, np.float64), (h, w, 3)))
+
     return draw
 
 
-def square_frames(speed: float, colour: tuple[float, float, float] = (1.0, 0.2, 0.2)
-                  ) -> Callable[[int, int, int], np.ndarray]:
+def square_frames(
+    speed: float, colour: tuple[float, float, float] = (1.0, 0.2, 0.2)
+) -> Callable[[int, int, int], np.ndarray]:
     """A square moving horizontally across a grey frame at `speed` pixels/frame (0 = static), wrapping."""
+
     def draw(k: int, w: int, h: int) -> np.ndarray:
         img = np.full((h, w, 3), 0.4)
         side = h // 4
         x0 = int(round(w / 2 - side / 2 + speed * k * w / 64.0)) % w
         cols = (np.arange(side) + x0) % w
-        img[h // 2 - side // 2:h // 2 + side // 2][:, cols] = colour
+        img[h // 2 - side // 2 : h // 2 + side // 2][:, cols] = colour
         return to_uint8(img)
+
     return draw
 
 
@@ -154,22 +179,26 @@ def tone(freq: float, amp: float = 0.3, seconds: float = 10.0) -> Callable[[int]
     def make(sr: int) -> np.ndarray:
         t = np.arange(int(seconds * sr)) / sr
         return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
     return make
 
 
 def noise(amp: float = 0.1, seconds: float = 10.0, seed: int = 0) -> Callable[[int], np.ndarray]:
     def make(sr: int) -> np.ndarray:
         return (amp * np.random.default_rng(seed).standard_normal(int(seconds * sr))).astype(np.float32)
+
     return make
 
 
 def clicks(at: list[float], seconds: float = 10.0) -> Callable[[int], np.ndarray]:
     """Silence with short loud noise bursts (20 ms) starting at the given times."""
+
     def make(sr: int) -> np.ndarray:
         x = np.zeros(int(seconds * sr), np.float32)
         rng = np.random.default_rng(1)
         for t in at:
             a = int(t * sr)
-            x[a:a + sr // 50] = 0.8 * rng.standard_normal(len(x[a:a + sr // 50]))
+            x[a : a + sr // 50] = 0.8 * rng.standard_normal(len(x[a : a + sr // 50]))
         return x
+
     return make

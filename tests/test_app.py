@@ -33,8 +33,11 @@ from uniav.studio import (
 )
 
 TASKS = ("TAL", "AVEL", "SED")
-TEMPLATES = {"TAL": "A visual event of {label}.", "AVEL": "An audio visual event of {label}.",
-             "SED": "A sound event of {label}."}
+TEMPLATES = {
+    "TAL": "A visual event of {label}.",
+    "AVEL": "An audio visual event of {label}.",
+    "SED": "A sound event of {label}.",
+}
 
 
 # ---- fixtures -----------------------------------------------------------------------------------
@@ -65,8 +68,13 @@ def examples_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def studio(model_dir, examples_dir, tmp_path_factory) -> Studio:
-    settings = StudioSettings(model=str(model_dir), cache_dir=tmp_path_factory.mktemp("cache"),
-                              examples_dir=examples_dir, concurrency=2, max_upload_mb=50)
+    settings = StudioSettings(
+        model=str(model_dir),
+        cache_dir=tmp_path_factory.mktemp("cache"),
+        examples_dir=examples_dir,
+        concurrency=2,
+        max_upload_mb=50,
+    )
     return Studio(settings)
 
 
@@ -87,12 +95,16 @@ def server(studio):
 def client(server, tmp_path):
     from gradio_client import Client
 
-    return Client(server.local_url, verbose=False, download_files=str(tmp_path / "downloads"),
-                  analytics_enabled=False)
+    return Client(server.local_url, verbose=False, download_files=str(tmp_path / "downloads"), analytics_enabled=False)
 
 
-def task_values(studio: Studio, labels: dict[str, list[str]] | None = None, threshold: float = 0.0, top_k: int = 8,
-                templates: dict[str, str] | None = None) -> list:
+def task_values(
+    studio: Studio,
+    labels: dict[str, list[str]] | None = None,
+    threshold: float = 0.0,
+    top_k: int = 8,
+    templates: dict[str, str] | None = None,
+) -> list:
     """The 12 panel values (template, labels, threshold, max) for TAL, AVEL, SED."""
     model = studio.load_model(studio.settings.model)
     out = []
@@ -105,8 +117,9 @@ def task_values(studio: Studio, labels: dict[str, list[str]] | None = None, thre
 def run(client, studio, path, tasks=TASKS, **kw):
     from gradio_client import handle_file
 
-    return client.predict(handle_file(str(path)), studio.settings.model, list(tasks), *task_values(studio, **kw),
-                          api_name="/run")
+    return client.predict(
+        handle_file(str(path)), studio.settings.model, list(tasks), *task_values(studio, **kw), api_name="/run"
+    )
 
 
 def update(client, studio, tasks=TASKS, **kw):
@@ -129,9 +142,18 @@ def annotations(fig: dict) -> list[str]:
 
 # ---- the pieces ---------------------------------------------------------------------------------
 def test_settings_come_from_the_environment():
-    s = StudioSettings.from_env({"UNIAV_MODEL": "me/model@v2", "UNIAV_CACHE": "/tmp/c", "UNIAV_MAX_UPLOAD_MB": "0.5",
-                                 "UNIAV_CONCURRENCY": "3", "UNIAV_QUEUE_SIZE": "9", "UNIAV_EXAMPLES": "/tmp/ex",
-                                 "GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8080"})
+    s = StudioSettings.from_env(
+        {
+            "UNIAV_MODEL": "me/model@v2",
+            "UNIAV_CACHE": "/tmp/c",
+            "UNIAV_MAX_UPLOAD_MB": "0.5",
+            "UNIAV_CONCURRENCY": "3",
+            "UNIAV_QUEUE_SIZE": "9",
+            "UNIAV_EXAMPLES": "/tmp/ex",
+            "GRADIO_SERVER_NAME": "0.0.0.0",
+            "GRADIO_SERVER_PORT": "8080",
+        }
+    )
     assert (s.model, s.cache_dir, s.concurrency, s.queue_size) == ("me/model@v2", Path("/tmp/c"), 3, 9)
     assert (s.examples_dir, s.server_name, s.server_port) == (Path("/tmp/ex"), "0.0.0.0", 8080)
     assert s.max_upload_bytes == 524288 and s.max_upload_text == "0.5 MB"
@@ -161,8 +183,9 @@ def test_errors_become_specific_messages(caplog):
     assert (err.title, err.detail) == ("Cannot read clip.mp4", "empty file (0 bytes)")
     err = describe_error(KeyError("unknown task 'XYZ'"), "run")
     assert err.detail == "unknown task 'XYZ'"  # not the repr KeyError would give
-    err = describe_error(ValueError("bad /tmp/gradio/abc/x.mp4 here"), "analyse x.mp4",
-                         aliases={"/tmp/gradio/abc/x.mp4": "x.mp4"})
+    err = describe_error(
+        ValueError("bad /tmp/gradio/abc/x.mp4 here"), "analyse x.mp4", aliases={"/tmp/gradio/abc/x.mp4": "x.mp4"}
+    )
     assert err.detail == "bad x.mp4 here"
     with caplog.at_level(logging.ERROR, logger="uniav.studio"):
         err = describe_error(ZeroDivisionError("boom"), "analyse x.mp4")
@@ -178,9 +201,14 @@ def test_task_settings_validate_what_the_user_typed(studio):
     vocab = s.vocabulary(det, "SED")
     assert vocab.labels == ("dog", "car horn") and vocab.template == "the sound of {label}"
     assert TaskSettings.from_ui(None, None, None, None).threshold == pytest.approx(0.1)
-    cases = [(("{label}", "  \n "), "the list is empty"), (("{label}", "dog\ncat\ndog"), "repeated: dog"),
-             (("a sound", "dog"), "has no {label} placeholder"), (("{label} {x}", "dog"), "only {label} may appear"),
-             (("{label", "dog"), "no {label} placeholder"), (("{label}", "x" * 201), "longer than 200")]
+    cases = [
+        (("{label}", "  \n "), "the list is empty"),
+        (("{label}", "dog\ncat\ndog"), "repeated: dog"),
+        (("a sound", "dog"), "has no {label} placeholder"),
+        (("{label} {x}", "dog"), "only {label} may appear"),
+        (("{label", "dog"), "no {label} placeholder"),
+        (("{label}", "x" * 201), "longer than 200"),
+    ]
     for (tpl, labels), message in cases:
         with pytest.raises(StudioError, match=message.replace("{", r"\{").replace("}", r"\}")):
             TaskSettings.from_ui(tpl, labels, 0.1, 5).vocabulary(det, "SED")
@@ -232,8 +260,10 @@ def test_run_on_a_real_clip_gives_timeline_table_and_downloads(client, studio, m
     fig = figure(plot)
     assert {tr["type"] for tr in fig["data"]} == {"bar"} and len(fig["data"]) == 3  # one per lane
     assert [a for a in annotations(fig) if a.startswith("<b>")][:3] == [
-        "<b>TAL · visual actions</b> · 8 detections", "<b>AVEL · audio-visual events</b> · 8 detections",
-        "<b>SED · sound events</b> · 8 detections"]
+        "<b>TAL · visual actions</b> · 8 detections",
+        "<b>AVEL · audio-visual events</b> · 8 detections",
+        "<b>SED · sound events</b> · 8 detections",
+    ]
     assert table["headers"] == ["task", "label", "start (s)", "end (s)", "score"]
     rows = table["data"]
     assert len(rows) == 24 and [r[2] for r in rows] == sorted(r[2] for r in rows)
@@ -270,14 +300,20 @@ def test_editing_vocabulary_template_threshold_reuses_the_analysis(client, studi
         def wrapped(*args, **kwargs):
             calls[name] += 1
             return fn(*args, **kwargs)
+
         return wrapped
 
     monkeypatch.setattr(detector.encoder, "encode_file", counting("decode+encode", detector.encoder.encode_file))
     monkeypatch.setattr(detector.model, "encode", counting("backbone", detector.model.encode))
     stats = (detector.encoder.stats.hits, detector.encoder.stats.misses)
 
-    plot, table, json_file, _, status = update(client, studio, labels={"TAL": ["juggling", "skating", "surfing"]},
-                                               templates={"SED": "the sound of a {label}"}, top_k=3)
+    plot, table, json_file, _, status = update(
+        client,
+        studio,
+        labels={"TAL": ["juggling", "skating", "surfing"]},
+        templates={"SED": "the sound of a {label}"},
+        top_k=3,
+    )
     data = json.loads(Path(json_file).read_text())
     assert {d["label"] for d in data["tasks"]["TAL"]} <= {"juggling", "skating", "surfing"}
     assert all(len(v) == 3 for v in data["tasks"].values())
@@ -297,9 +333,14 @@ def test_editing_vocabulary_template_threshold_reuses_the_analysis(client, studi
     assert [tr["type"] for tr in figure(plot)["data"]] == ["scatter"] * 3  # empty lanes
     assert "TAL: none with score ≥ 1.00" in status
     assert detected == []  # a threshold edit only filters the last detections
-    *_, json_file, _, _ = update(client, studio, threshold=0.0, top_k=2,
-                                 labels={**edit["labels"], "AVEL": ["dog barking", "car horn"]},
-                                 templates=edit["templates"])
+    *_, json_file, _, _ = update(
+        client,
+        studio,
+        threshold=0.0,
+        top_k=2,
+        labels={**edit["labels"], "AVEL": ["dog barking", "car horn"]},
+        templates=edit["templates"],
+    )
     assert detected == ["AVEL"]  # only the task whose vocabulary changed is detected again
     data = json.loads(Path(json_file).read_text())
     assert {d["label"] for d in data["tasks"]["AVEL"]} <= {"dog barking", "car horn"}
@@ -321,11 +362,14 @@ def test_a_bad_vocabulary_keeps_the_last_timeline_and_says_why(client, studio, m
     assert "AVEL prompt template" in status and "no \\{label\\} placeholder" in status
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    ("not_a_video.mp4", "not a media file: it contains text, not audio or video"),
-    ("empty.mp4", "empty file (0 bytes)"),
-    ("truncated.mp4", "the file is truncated"),
-])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("not_a_video.mp4", "not a media file: it contains text, not audio or video"),
+        ("empty.mp4", "empty file (0 bytes)"),
+        ("truncated.mp4", "the file is truncated"),
+    ],
+)
 def test_bad_files_get_a_specific_message_and_the_app_keeps_working(client, studio, media_dir, name, reason):
     video, audio, plot, table, json_file, csv_file, status = unpack_run(run(client, studio, media_dir / name))
     escaped = name.replace("_", "\\_")
@@ -362,8 +406,9 @@ def test_a_model_that_fails_to_load_is_reported_and_the_app_recovers(client, stu
     (broken / "model.safetensors").write_bytes(b"0")
     from gradio_client import handle_file
 
-    status = client.predict(handle_file(str(media_dir / "dog_bark.wav")), str(broken), ["SED"],
-                            *task_values(studio), api_name="/run")[-1]
+    status = client.predict(
+        handle_file(str(media_dir / "dog_bark.wav")), str(broken), ["SED"], *task_values(studio), api_name="/run"
+    )[-1]
     assert status.startswith("⚠️ **Could not load the model") and "invalid UniAV configuration" in status
     out = client.predict(studio.settings.model, api_name="/load_model")
     assert out[0].startswith("✅ Model") and all(x == {"__type__": "update"} for x in out[1:])  # already shown
@@ -387,8 +432,9 @@ def test_a_model_that_fails_to_load_is_reported_and_the_app_recovers(client, stu
     assert update(client, studio, tasks=["SED"])[4] == {"__type__": "update"}  # the last clip was the other model's
     from gradio_client import handle_file
 
-    *_, json_file, _, status = client.predict(handle_file(str(media_dir / "dog_bark.wav")), str(sed_only), ["SED"],
-                                              *task_values(studio), api_name="/run")
+    *_, json_file, _, status = client.predict(
+        handle_file(str(media_dir / "dog_bark.wav")), str(sed_only), ["SED"], *task_values(studio), api_name="/run"
+    )
     assert list(json.loads(Path(json_file).read_text())["tasks"]) == ["SED"]
 
 
@@ -423,6 +469,7 @@ def test_queue_concurrency_and_upload_limit(server, studio, media_dir):
     assert server.max_file_size == 50 * 1024 * 1024
     # the server itself refuses an upload over the limit (not only the browser)
     big = b"\0" * (50 * 1024 * 1024 + 1)
-    resp = httpx.post(f"{server.local_url}gradio_api/upload", files={"files": ("big.mp4", big, "video/mp4")},
-                      timeout=60)
+    resp = httpx.post(
+        f"{server.local_url}gradio_api/upload", files={"files": ("big.mp4", big, "video/mp4")}, timeout=60
+    )
     assert resp.status_code == 413 and "maximum allowed size" in resp.text

@@ -20,8 +20,14 @@ from uniav.model.uniav import UniAV
 from uniav.studio import Studio, StudioSettings
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 TIMEOUT_MS = 30_000
 
 pytestmark = pytest.mark.browser
@@ -44,8 +50,12 @@ def app_url(tmp_path_factory):
     torch.manual_seed(0)
     model = tmp_path_factory.mktemp("model") / "tiny-signal"
     UniAV(signal_model_config()).save_pretrained(model)
-    settings = StudioSettings(model=str(model), cache_dir=tmp_path_factory.mktemp("cache"),
-                              examples_dir=tmp_path_factory.mktemp("no-examples"), max_upload_mb=2)
+    settings = StudioSettings(
+        model=str(model),
+        cache_dir=tmp_path_factory.mktemp("cache"),
+        examples_dir=tmp_path_factory.mktemp("no-examples"),
+        max_upload_mb=2,
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

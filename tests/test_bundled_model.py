@@ -58,4 +58,5 @@ def test_scores_separate_true_labels_from_others(detector):
     for d in result.tasks["SED"].detections:
         best[d.label] = max(best.get(d.label, 0.0), d.score)
     assert np.mean([best.get(x, 0.0) for x in present]) > 2 * np.mean(
-        [v for k, v in best.items() if k not in present] or [0.0])
+        [v for k, v in best.items() if k not in present] or [0.0]
+    )

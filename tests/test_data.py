@@ -64,12 +64,18 @@ def test_seconds_grid_round_trip_native_and_stretched() -> None:
     np.testing.assert_allclose(grid_to_seconds(g, stretched), secs, atol=1e-12)
 
 
-def _item(vid: str, t: int, dv: int = 12, da: int = 10, segments=(), labels=(), duration: float | None = None,
-          seed: int = 0) -> VideoItem:
+def _item(
+    vid: str, t: int, dv: int = 12, da: int = 10, segments=(), labels=(), duration: float | None = None, seed: int = 0
+) -> VideoItem:
     rng = np.random.default_rng(seed)
-    return VideoItem(vid, float(duration if duration is not None else t * 0.25 + 0.5),
-                     rng.normal(size=(t, dv)).astype(np.float32), rng.normal(size=(t, da)).astype(np.float32),
-                     np.asarray(segments, dtype=np.float64).reshape(-1, 2), np.asarray(labels, dtype=np.int64))
+    return VideoItem(
+        vid,
+        float(duration if duration is not None else t * 0.25 + 0.5),
+        rng.normal(size=(t, dv)).astype(np.float32),
+        rng.normal(size=(t, da)).astype(np.float32),
+        np.asarray(segments, dtype=np.float64).reshape(-1, 2),
+        np.asarray(labels, dtype=np.int64),
+    )
 
 
 def test_to_grid_tal_resizes_and_stretches_the_grid() -> None:
@@ -78,8 +84,7 @@ def test_to_grid_tal_resizes_and_stretches_the_grid() -> None:
     assert s.visual.shape == (12, 64) and s.audio.shape == (10, 64)
     stride = (99 * 8 + 16) / 64
     assert s.timing == GridTiming(stride, stride, 16.0, 50.8)
-    np.testing.assert_allclose(s.segments.numpy(), np.array([[2.0, 10.0], [30.0, 49.0]]) * 16 / stride - 0.5,
-                               rtol=1e-6)
+    np.testing.assert_allclose(s.segments.numpy(), np.array([[2.0, 10.0], [30.0, 49.0]]) * 16 / stride - 0.5, rtol=1e-6)
     assert s.labels.dtype == torch.long and s.labels.tolist() == [1, 2]
     # linear resize, align_corners=False: output step i samples the input at (i + 0.5) * T / L - 0.5
     x = np.clip((np.arange(64) + 0.5) * 100 / 64 - 0.5, 0, 99)
@@ -268,16 +273,30 @@ def test_one_peace_store_cuts_to_the_shorter_length_and_finds_the_prefix(tmp_pat
 
 def _annotations(tmp_path: Path) -> Path:
     db = {
-        "v0": {"subset": "train", "duration": 10.0, "annotations": [
-            {"segment": [1.0, 3.0], "label": "jump", "label_id": 0},
-            {"segment": [1.0005, 3.0004], "label": "jump", "label_id": 0},  # duplicate
-            {"segment": [4.0, 8.0], "label": "run", "label_id": 1}]},
-        "v1": {"subset": "train", "duration": 6.0, "annotations": [
-            {"segment": [0.5, 2.0], "label": "swim", "label_id": 2}]},
-        "v2": {"subset": "Validation", "duration": 8.0, "annotations": [
-            {"segment": [2.0, 5.0], "label": "run", "label_id": 1}]},
-        "v3": {"subset": "test", "duration": 9.0, "annotations": [
-            {"segment": [1.0, 4.0], "label": "jump", "label_id": 0}]},
+        "v0": {
+            "subset": "train",
+            "duration": 10.0,
+            "annotations": [
+                {"segment": [1.0, 3.0], "label": "jump", "label_id": 0},
+                {"segment": [1.0005, 3.0004], "label": "jump", "label_id": 0},  # duplicate
+                {"segment": [4.0, 8.0], "label": "run", "label_id": 1},
+            ],
+        },
+        "v1": {
+            "subset": "train",
+            "duration": 6.0,
+            "annotations": [{"segment": [0.5, 2.0], "label": "swim", "label_id": 2}],
+        },
+        "v2": {
+            "subset": "Validation",
+            "duration": 8.0,
+            "annotations": [{"segment": [2.0, 5.0], "label": "run", "label_id": 1}],
+        },
+        "v3": {
+            "subset": "test",
+            "duration": 9.0,
+            "annotations": [{"segment": [1.0, 4.0], "label": "jump", "label_id": 0}],
+        },
         "v4": {"subset": "test", "duration": 5.0, "annotations": []},
     }
     path = tmp_path / "ann" / "annotations.json"
@@ -292,7 +311,8 @@ def _features(folder: Path, ids, stride: int = 4, dv: int = 12, da: int = 10) ->
         t = int(rng.integers(10, 40))
         write_npz_features(folder / f"{vid}.npz", rng.normal(size=(t, dv)), rng.normal(size=(t, da)), t / 4)
     FeatureManifest(EncoderSpec("signal"), "signal-test", dv, da, 16, SnippetGrid(stride)).write(
-        folder / "manifest.json")
+        folder / "manifest.json"
+    )
 
 
 def test_task_dataset_maps_labels_by_name_and_removes_duplicates(tmp_path: Path) -> None:
@@ -314,8 +334,12 @@ def test_task_dataset_maps_labels_by_name_and_removes_duplicates(tmp_path: Path)
     assert test.video_ids == ["v3", "v4"] and test[1].segments.shape == (0, 2)
 
     with pytest.raises(ValueError, match="not in the task's vocabulary"):
-        TaskDataset(dataclasses.replace(SED, labels=("run", "jump")), load_annotation_db(ann),
-                    NpzFeatureStore(tmp_path / "feats"), ["train"])
+        TaskDataset(
+            dataclasses.replace(SED, labels=("run", "jump")),
+            load_annotation_db(ann),
+            NpzFeatureStore(tmp_path / "feats"),
+            ["train"],
+        )
     with pytest.raises(FeatureError, match="none of the 1 videos"):
         TaskDataset(task, load_annotation_db(ann), OnePeaceFeatureStore(tmp_path / "feats"), ["validation"])
 
@@ -349,4 +373,3 @@ def test_dataset_items_feed_the_transforms(tmp_path: Path) -> None:
     assert s.length == task.max_seq_len
     crop = train_crop(s, task, np.random.default_rng(0))
     assert crop.length <= task.max_seq_len and crop.labels.numel() >= 1
-

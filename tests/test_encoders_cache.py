@@ -45,7 +45,11 @@ def test_second_run_decodes_nothing(clip_file, tmp_path: Path):
         assert second[g].visual.tobytes() == first[g].visual.tobytes()
         assert second[g].audio.tobytes() == first[g].audio.tobytes()
         assert (second[g].duration, second[g].has_video, second[g].has_audio, second[g].notes) == (
-            first[g].duration, first[g].has_video, first[g].has_audio, first[g].notes)
+            first[g].duration,
+            first[g].has_video,
+            first[g].has_audio,
+            first[g].notes,
+        )
 
 
 def test_only_missing_grids_are_encoded(clip_file, tmp_path: Path):

@@ -47,19 +47,35 @@ def build_tiny_clip(folder: Path) -> Path:
     vocab, merges = _bpe_files(folder / "tok", "</w>", "", ["<|startoftext|>", "<|endoftext|>"])
     tok = CLIPTokenizer(vocab=str(vocab), merges=str(merges))
     cfg = CLIPConfig(
-        text_config=dict(vocab_size=len(tok) + 2, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                         num_attention_heads=4, max_position_embeddings=77,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id),
-        vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-                           image_size=32, patch_size=8),
+        text_config=dict(
+            vocab_size=len(tok) + 2,
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=8,
+        ),
         projection_dim=CLIP_PROJ,
     )
     import torch
 
     torch.manual_seed(0)
     model = CLIPModel(cfg).eval()
-    proc = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
-                                                            crop_size={"height": 32, "width": 32}), tokenizer=tok)
+    proc = CLIPProcessor(
+        image_processor=CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+        tokenizer=tok,
+    )
     model.save_pretrained(folder)
     proc.save_pretrained(folder)
     return folder
@@ -71,20 +87,44 @@ def build_tiny_clap(folder: Path) -> Path:
     vocab, merges = _bpe_files(folder / "tok", "", "Ġ", ["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     tok = RobertaTokenizer(vocab=str(vocab), merges=str(merges))
     cfg = ClapConfig(
-        text_config=dict(vocab_size=len(tok) + 2, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                         num_attention_heads=4, max_position_embeddings=80, projection_dim=CLAP_PROJ,
-                         pad_token_id=tok.pad_token_id),
-        audio_config=dict(spec_size=64, patch_size=4, patch_stride=(4, 4), num_mel_bins=16, depths=[1, 1],
-                          num_attention_heads=[2, 2], window_size=4, hidden_size=32, patch_embeds_hidden_size=16,
-                          enable_fusion=False, projection_dim=CLAP_PROJ),
+        text_config=dict(
+            vocab_size=len(tok) + 2,
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=80,
+            projection_dim=CLAP_PROJ,
+            pad_token_id=tok.pad_token_id,
+        ),
+        audio_config=dict(
+            spec_size=64,
+            patch_size=4,
+            patch_stride=(4, 4),
+            num_mel_bins=16,
+            depths=[1, 1],
+            num_attention_heads=[2, 2],
+            window_size=4,
+            hidden_size=32,
+            patch_embeds_hidden_size=16,
+            enable_fusion=False,
+            projection_dim=CLAP_PROJ,
+        ),
         projection_dim=CLAP_PROJ,
     )
     import torch
 
     torch.manual_seed(1)
     model = ClapModel(cfg).eval()
-    fe = ClapFeatureExtractor(feature_size=16, sampling_rate=48000, hop_length=480, max_length_s=1,
-                              fft_window_size=256, truncation="rand_trunc", padding="repeatpad")
+    fe = ClapFeatureExtractor(
+        feature_size=16,
+        sampling_rate=48000,
+        hop_length=480,
+        max_length_s=1,
+        fft_window_size=256,
+        truncation="rand_trunc",
+        padding="repeatpad",
+    )
     ClapProcessor(feature_extractor=fe, tokenizer=tok).save_pretrained(folder)
     model.save_pretrained(folder)
     return folder
@@ -110,8 +150,9 @@ def index_frames(k: int, w: int, h: int) -> np.ndarray:
 
 
 def make_encoder(tiny_models, media: FakeMedia | None = None, **options) -> ClipClapEncoder:
-    return ClipClapEncoder(EncoderSpec("clip-clap", {**tiny_models, **options}),
-                           media=media.functions() if media else None)
+    return ClipClapEncoder(
+        EncoderSpec("clip-clap", {**tiny_models, **options}), media=media.functions() if media else None
+    )
 
 
 def encode(tiny_models, clip: SynthClip, grids=(G8, G4), **options):
@@ -159,7 +200,7 @@ def test_audio_windows_are_the_snippets_seconds(tiny_models):
     wave = np.random.default_rng(0).standard_normal(3 * sr).astype(np.float32) * 0.1
     out, _, enc = encode(tiny_models, SynthClip(3.0, index_frames, lambda _: wave), grids=[G8])
     # snippet 1 of stride 8 is centred at 1.0 s: its window is [0.5, 1.5) s
-    direct = enc.embed_audio(wave[None, sr // 2: sr * 3 // 2], sr)
+    direct = enc.embed_audio(wave[None, sr // 2 : sr * 3 // 2], sr)
     np.testing.assert_allclose(out[G8].audio[1], direct[0], atol=1e-5)
 
 
@@ -222,7 +263,8 @@ def test_bad_options_and_missing_models(tmp_path: Path):
         ClipClapEncoder(EncoderSpec("clip-clap", {"clip": "x"}))
     with pytest.raises(EncoderError, match="text must be one of"):
         ClipClapEncoder(EncoderSpec("clip-clap", {"text": "both"}))
-    enc = ClipClapEncoder(EncoderSpec("clip-clap", {"clip_model": str(tmp_path / "missing"),
-                                                    "clap_model": str(tmp_path / "missing")}))
+    enc = ClipClapEncoder(
+        EncoderSpec("clip-clap", {"clip_model": str(tmp_path / "missing"), "clap_model": str(tmp_path / "missing")})
+    )
     with pytest.raises(EncoderError, match="could not load the CLIP config"):
         _ = enc.visual_dim

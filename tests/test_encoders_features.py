@@ -28,8 +28,9 @@ def feature_dir(tmp_path: Path) -> Path:
 
 
 def spec(feature_dir: Path, **extra) -> EncoderSpec:
-    return EncoderSpec("features", {"feature_dir": str(feature_dir), "visual_dim": D, "audio_dim": D,
-                                    "text_dim": 4, **extra})
+    return EncoderSpec(
+        "features", {"feature_dir": str(feature_dir), "visual_dim": D, "audio_dim": D, "text_dim": 4, **extra}
+    )
 
 
 def test_loads_and_truncates_to_the_shorter_stream(feature_dir: Path):
@@ -91,8 +92,9 @@ def prompt_files(tmp_path: Path) -> dict[str, str]:
     (d / "dcase_prompt.txt").write_text("A sound event of Dog.\nA sound event of Speech.\n")
     tal = np.arange(12, dtype=np.float32).reshape(3, 4) + 100
     np.save(d / "anet_prompt.npy", tal)
-    (d / "anet_prompt.json").write_text(json.dumps({"labels": ["Archery", "Surfing", "Dog"],
-                                                    "template": "A visual event of {label}."}))
+    (d / "anet_prompt.json").write_text(
+        json.dumps({"labels": ["Archery", "Surfing", "Dog"], "template": "A visual event of {label}."})
+    )
     return {"SED": str(d / "dcase_prompt.npy"), "TAL": str(d / "anet_prompt.npy")}
 
 

@@ -60,6 +60,7 @@ def inner(v: np.ndarray) -> np.ndarray:
 
 # ---- shapes, widths, determinism ----------------------------------------------------------------
 
+
 def test_shapes_dtypes_and_lengths_follow_the_grid():
     clip = SynthClip(5.3, square_frames(1.5), noise(seconds=6))
     out, media = encode(clip)
@@ -140,6 +141,7 @@ def test_progress_is_monotone_and_ends_at_one():
 
 # ---- missing tracks -----------------------------------------------------------------------------
 
+
 def test_audio_only_file_has_zero_visual_features_and_says_so():
     out, media = encode(SynthClip(3.0, None, tone(300.0, seconds=3)))
     f = out[G4]
@@ -161,22 +163,23 @@ def test_video_without_audio_is_encoded_on_silence_and_says_so():
 
 # ---- visual features respond to colour and motion ------------------------------------------------
 
+
 def test_colour_moves_the_colour_block():
     red = visual_of(solid_frames((0.9, 0.1, 0.1)))
     blue = visual_of(solid_frames((0.1, 0.1, 0.9)))
-    col_r = red[:, MEAN:MEAN + 3 * C].reshape(-1, C, 3).mean(axis=(0, 1))
-    col_b = blue[:, MEAN:MEAN + 3 * C].reshape(-1, C, 3).mean(axis=(0, 1))
+    col_r = red[:, MEAN : MEAN + 3 * C].reshape(-1, C, 3).mean(axis=(0, 1))
+    col_b = blue[:, MEAN : MEAN + 3 * C].reshape(-1, C, 3).mean(axis=(0, 1))
     np.testing.assert_allclose(col_r, [0.9, 0.1, 0.1], atol=0.01)
     np.testing.assert_allclose(col_b, [0.1, 0.1, 0.9], atol=0.01)
     # a static frame has no motion
-    assert np.abs(red[:, MEAN + 6 * C:MEAN + 9 * C]).max() < 1e-6
+    assert np.abs(red[:, MEAN + 6 * C : MEAN + 9 * C]).max() < 1e-6
 
 
 def test_moving_object_has_motion_energy_where_it_moves():
     static = inner(visual_of(square_frames(0.0)))
     moving = inner(visual_of(square_frames(2.0)))
-    m_static = static[:, MEAN + 6 * C:MEAN + 7 * C]
-    m_moving = moving[:, MEAN + 6 * C:MEAN + 7 * C].reshape(-1, 4, 4)
+    m_static = static[:, MEAN + 6 * C : MEAN + 7 * C]
+    m_moving = moving[:, MEAN + 6 * C : MEAN + 7 * C].reshape(-1, 4, 4)
     assert m_static.max() < 1e-6
     # the square travels along the middle rows (cell rows 1 and 2), not the top and bottom rows
     assert m_moving[:, 1:3].mean() > 0.05
@@ -194,7 +197,7 @@ def test_camera_pan_direction_is_in_the_global_flow():
     assert abs(right[:, MEAN + V_G].mean()) < 0.1
     assert down[:, MEAN + V_G].mean() == pytest.approx(0.5, abs=0.1)
     # a uniform pan leaves no motion relative to the camera
-    rel = right[:, MEAN + 7 * C:MEAN + 9 * C]
+    rel = right[:, MEAN + 7 * C : MEAN + 9 * C]
     assert np.abs(rel).mean() < 0.1 * abs(right[:, MEAN + U_G].mean())
 
 
@@ -211,6 +214,7 @@ def test_rotation_shows_as_curl_and_growth_as_divergence():
 
 def test_temporal_pattern_separates_steady_and_oscillating_motion():
     """Same speed, different temporal pattern: a steady slide vs a swing (back and forth)."""
+
     def swing(k: int, w: int, h: int) -> np.ndarray:
         x = 20.0 * np.sin(2 * np.pi * k / 16.0)  # one period per snippet, amplitude 20 px
         return square_frames(1.0)(int(round(x)), w, h)  # square_frames(1.0) at "time" x is offset by x px
@@ -228,6 +232,7 @@ def test_temporal_pattern_separates_steady_and_oscillating_motion():
 
 
 # ---- audio features respond to sound ------------------------------------------------------------
+
 
 def test_pitch_moves_the_peak_mel_band():
     peaks = [int(np.argmax(audio_of(tone(f))[:, :64].mean(axis=0))) for f in (200.0, 800.0, 3000.0)]
@@ -265,6 +270,7 @@ def test_frame_descriptors_are_chunk_independent_and_sized():
 
 # ---- text ----------------------------------------------------------------------------------------
 
+
 def test_text_embedding_similar_labels_are_closer():
     e = st.embed_texts(["dog barking", "dog bark", "a dog is barking", "car horn", "playing the violin"])
     cos = e @ e.T
@@ -300,6 +306,7 @@ def test_text_hash_is_the_stable_crc32_scheme():
 
 
 # ---- real files ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["chaplin.mp4", "no_audio_2s.mp4", "crunching.mp3", "one_pixel_5s.mp4"])
 def test_real_files_give_features_matching_their_duration(media_dir: Path, name: str):

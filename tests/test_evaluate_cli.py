@@ -46,7 +46,8 @@ def _dataset_files(root: Path, task_name: str, labels: tuple[str, ...], stride: 
         db[vid] = {"subset": "test" if i % 3 else "train", "duration": duration, "annotations": anns}
         write_npz_features(feats / f"{vid}.npz", rng.normal(size=(t, 12)), rng.normal(size=(t, 10)), duration)
     FeatureManifest(dataclasses.replace(tiny_config().encoder), "test", 12, 10, 16, SnippetGrid(stride)).write(
-        feats / "manifest.json")
+        feats / "manifest.json"
+    )
     ann = root / task_name / "annotations.json"
     ann.write_text(json.dumps({"database": db}))
     return ann, feats
@@ -62,8 +63,12 @@ def data(tmp_path: Path) -> dict[str, TaskDataConfig]:
 
 
 def _datasets(model: UniAV, data: dict[str, TaskDataConfig], subsets=("test",)) -> dict[str, TaskDataset]:
-    return {name: TaskDataset(model.config.task(name), load_annotation_db(d.annotations),
-                              NpzFeatureStore(d.features), subsets) for name, d in data.items()}
+    return {
+        name: TaskDataset(
+            model.config.task(name), load_annotation_db(d.annotations), NpzFeatureStore(d.features), subsets
+        )
+        for name, d in data.items()
+    }
 
 
 def _texts(model: UniAV) -> dict[str, torch.Tensor]:
@@ -184,8 +189,11 @@ def test_prompt_embeddings_sources(tmp_path: Path) -> None:
 
     enc = _RecordingEncoder(16)
     emb = prompt_embeddings(model, task, None, encoder=enc)
-    assert emb.shape == (3, 16) and enc.prompts == ["A visual event of run.", "A visual event of jump.",
-                                                     "A visual event of swim."]
+    assert emb.shape == (3, 16) and enc.prompts == [
+        "A visual event of run.",
+        "A visual event of jump.",
+        "A visual event of swim.",
+    ]
     bare = UniAV(tiny_config(use_prompt_template=False))
     prompt_embeddings(bare, bare.config.task("TAL"), None, encoder=enc)
     assert enc.prompts == ["run", "jump", "swim"]
@@ -213,9 +221,13 @@ def _saved_model(tmp_path: Path) -> tuple[UniAV, Path]:
 
 def test_evaluate_command_with_a_config(data, tmp_path: Path, capsys) -> None:
     model, folder = _saved_model(tmp_path)
-    cfg = {"model": {"preset": "small"}, "tasks": {
-        name: {"annotations": d.annotations, "features": d.features, "test_split": ["test"]}
-        for name, d in data.items()}}
+    cfg = {
+        "model": {"preset": "small"},
+        "tasks": {
+            name: {"annotations": d.annotations, "features": d.features, "test_split": ["test"]}
+            for name, d in data.items()
+        },
+    }
     cfg_path = tmp_path / "train.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "report.json"
@@ -231,8 +243,24 @@ def test_evaluate_command_with_a_config(data, tmp_path: Path, capsys) -> None:
 
     # --tasks restricts, --split val with --subset picks other annotation subsets
     out2 = tmp_path / "r2.json"
-    assert _run_cli([str(folder), "--config", str(cfg_path), "--tasks", "sed", "--split", "val", "--subset",
-                     "train", "-o", str(out2)]) == 0
+    assert (
+        _run_cli(
+            [
+                str(folder),
+                "--config",
+                str(cfg_path),
+                "--tasks",
+                "sed",
+                "--split",
+                "val",
+                "--subset",
+                "train",
+                "-o",
+                str(out2),
+            ]
+        )
+        == 0
+    )
     r2 = read_report(out2)
     assert list(r2.tasks) == ["SED"] and r2.tasks["SED"].subset == ("train",)
 
@@ -240,8 +268,20 @@ def test_evaluate_command_with_a_config(data, tmp_path: Path, capsys) -> None:
 def test_evaluate_command_with_data_arguments(data, tmp_path: Path) -> None:
     model, folder = _saved_model(tmp_path)
     out = tmp_path / "report.json"
-    assert _run_cli([str(folder), "--data", f"SED={data['SED'].annotations}", "--features",
-                     f"sed={data['SED'].features}", "-o", str(out)]) == 0
+    assert (
+        _run_cli(
+            [
+                str(folder),
+                "--data",
+                f"SED={data['SED'].annotations}",
+                "--features",
+                f"sed={data['SED'].features}",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = read_report(out)
     assert list(report.tasks) == ["SED"]
     expected = evaluate_model(model, {"SED": _datasets(model, data)["SED"]}, _texts(model))
@@ -256,8 +296,10 @@ def test_evaluate_command_with_data_finds_the_testing_subset(data, tmp_path: Pat
     ann = tmp_path / "synth_layout.json"
     ann.write_text(json.dumps(raw))
     out = tmp_path / "report.json"
-    assert _run_cli([str(folder), "--data", f"SED={ann}", "--features", f"SED={data['SED'].features}",
-                     "-o", str(out)]) == 0
+    assert (
+        _run_cli([str(folder), "--data", f"SED={ann}", "--features", f"SED={data['SED'].features}", "-o", str(out)])
+        == 0
+    )
     report = read_report(out)
     assert report.tasks["SED"].subset == ("testing",)
     assert report.metadata["videos"]["SED"] == sum(1 for i in range(len(LENGTHS["SED"])) if i % 3)
@@ -270,5 +312,6 @@ def test_evaluate_command_errors(data, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no data to evaluate"):
         _run_cli([str(folder)])
     with pytest.raises(ValueError, match="serves"):
-        _run_cli([str(folder), "--data", f"AVEL={data['SED'].annotations}", "--features",
-                  f"AVEL={data['SED'].features}"])
+        _run_cli(
+            [str(folder), "--data", f"AVEL={data['SED'].annotations}", "--features", f"AVEL={data['SED'].features}"]
+        )

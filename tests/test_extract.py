@@ -33,8 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 GOOD = ["a1", "b2", "c3", "d4", "e5"]
 BAD = "f6"  # a file that is not media
 GONE = "g7"  # listed in the annotations, no file
-RUNNER = ("import argparse, sys; from uniav.commands import extract as m; p = argparse.ArgumentParser(); "
-          "m.add_arguments(p); sys.exit(m.run(p.parse_args(sys.argv[1:])))")
+RUNNER = (
+    "import argparse, sys; from uniav.commands import extract as m; p = argparse.ArgumentParser(); "
+    "m.add_arguments(p); sys.exit(m.run(p.parse_args(sys.argv[1:])))"
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +49,11 @@ def dataset(tmp_path_factory) -> Path:
     for i, vid in enumerate(GOOD):
         seconds = 1.0 + 0.25 * i
         write_test_clip(videos / f"{vid}.mp4", seconds=seconds, size=(64, 48))
-        db[vid] = {"subset": "train" if i % 2 else "test", "duration": seconds,
-                   "annotations": [{"segment": [0.2, 0.8], "label": "tone", "label_id": 0}]}
+        db[vid] = {
+            "subset": "train" if i % 2 else "test",
+            "duration": seconds,
+            "annotations": [{"segment": [0.2, 0.8], "label": "tone", "label_id": 0}],
+        }
     (videos / f"{BAD}.mp4").write_bytes(b"\x00not a video at all" * 50)
     (videos / "notes.txt").write_text("not media")
     for vid in (BAD, GONE):
@@ -73,8 +78,16 @@ def test_two_process_run_is_complete_and_resumable(dataset: Path, tmp_path: Path
     procs = []
     for rank in (0, 1):
         env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank), "OMP_NUM_THREADS": "1"}
-        procs.append(subprocess.Popen([sys.executable, "-c", RUNNER, *argv], cwd=REPO, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", RUNNER, *argv],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     results = [p.communicate(timeout=120) for p in procs]
     for p, (_, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, err
@@ -96,7 +109,10 @@ def test_two_process_run_is_complete_and_resumable(dataset: Path, tmp_path: Path
     encoder = build_encoder(EncoderSpec("signal"))
     assert manifest.grid == SnippetGrid(4) and manifest.cache_key == encoder.cache_key
     assert (manifest.visual_dim, manifest.audio_dim, manifest.text_dim) == (
-        encoder.visual_dim, encoder.audio_dim, encoder.text_dim)
+        encoder.visual_dim,
+        encoder.audio_dim,
+        encoder.text_dim,
+    )
 
     # the files hold exactly what the encoder gives
     store = NpzFeatureStore(out)
@@ -118,8 +134,9 @@ def test_two_process_run_is_complete_and_resumable(dataset: Path, tmp_path: Path
 
     # a lost file is the only one redone
     (out / "d4.npz").unlink()
-    summary = extract_features(find_media(dataset / "videos", ids), encoder, SnippetGrid(4), out, DistInfo(1, 2),
-                               progress=False)
+    summary = extract_features(
+        find_media(dataset / "videos", ids), encoder, SnippetGrid(4), out, DistInfo(1, 2), progress=False
+    )
     assert summary.written == ["d4"] and summary.skipped == ["b2"] and [f.video_id for f in summary.failures] == [BAD]
     assert _mtimes(out).keys() == before.keys()
 
@@ -149,8 +166,12 @@ def test_ensure_features_fills_a_task_folder_for_training(dataset: Path, tmp_pat
     from tests.helpers import signal_model_config
 
     task = signal_model_config().task("SED")
-    data = TaskDataConfig(annotations=str(dataset / "annotations.json"), features=str(tmp_path / "f"),
-                          media_dir=str(dataset / "videos"), train_split=("train",))
+    data = TaskDataConfig(
+        annotations=str(dataset / "annotations.json"),
+        features=str(tmp_path / "f"),
+        media_dir=str(dataset / "videos"),
+        train_split=("train",),
+    )
     summary = ensure_features(task, data, build_encoder(EncoderSpec("signal")), progress=False)
     assert sorted(summary.written) == GOOD and len(summary.failures) == 2
     encoder = build_encoder(EncoderSpec("signal"))

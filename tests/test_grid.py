@@ -74,8 +74,9 @@ def test_seconds_and_grid_units_round_trip() -> None:
     for grid in (TAL, AVEL):
         timing = GridTiming(grid.stride, grid.num_frames, grid.fps, duration=1e9)
         np.testing.assert_allclose(seconds_to_grid(grid.centres(10), timing), t)
-        np.testing.assert_allclose(grid_to_seconds(seconds_to_grid(np.array([0.0, 3.3, 7.9]), timing), timing),
-                                   [0, 3.3, 7.9])
+        np.testing.assert_allclose(
+            grid_to_seconds(seconds_to_grid(np.array([0.0, 3.3, 7.9]), timing), timing), [0, 3.3, 7.9]
+        )
 
 
 def test_grid_on_a_real_clip_stays_inside_its_frames(media_dir: Path) -> None:

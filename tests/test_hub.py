@@ -34,8 +34,12 @@ def outputs(model: UniAV):
 
 def test_round_trip(saved):
     model, folder = saved
-    assert {p.name for p in folder.iterdir()} == {"config.json", "model.safetensors", "prompt_embeddings.safetensors",
-                                                   "README.md"}
+    assert {p.name for p in folder.iterdir()} == {
+        "config.json",
+        "model.safetensors",
+        "prompt_embeddings.safetensors",
+        "README.md",
+    }
     loaded = UniAV.from_pretrained(folder)
     assert loaded.config == model.config
     assert not loaded.training
@@ -121,8 +125,7 @@ def test_default_hub_cache_through_environment(saved, tmp_path):
     cache = tmp_path / "hub"
     fill_hub_cache(cache, "acme/uniav-tiny", folder, "main", "c" * 40)
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
-    code = ("from uniav.model.uniav import UniAV; "
-            "print(UniAV.from_pretrained('acme/uniav-tiny').num_parameters())")
+    code = "from uniav.model.uniav import UniAV; print(UniAV.from_pretrained('acme/uniav-tiny').num_parameters())"
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert int(res.stdout.strip()) == UniAV(tiny_config()).num_parameters()

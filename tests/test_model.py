@@ -115,5 +115,7 @@ def test_position_embedding_train_vs_eval():
     # SED (max_seq_len 32) at inference sees the 64-long table squeezed to 32
     squeezed = bb.position_embedding(32, "SED")
     assert not torch.allclose(squeezed, bb.pos_embd[:, :, :32])
-    assert torch.equal(bb.position_embedding(64, "TAL"), torch.nn.functional.interpolate(
-        bb.pos_embd, size=64, mode="linear", align_corners=False))
+    assert torch.equal(
+        bb.position_embedding(64, "TAL"),
+        torch.nn.functional.interpolate(bb.pos_embd, size=64, mode="linear", align_corners=False),
+    )

@@ -48,8 +48,9 @@ def random_candidates(n, num_classes, seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_soft_nms_matches_reference_per_class(seed):
     segs, scores, labels = random_candidates(400, 5, seed)
-    picked, got_sc = grouped_nms(segs, scores, labels, decay=Decay.GAUSSIAN, sigma=0.5, min_score=0.001,
-                                 max_per_group=30)
+    picked, got_sc = grouped_nms(
+        segs, scores, labels, decay=Decay.GAUSSIAN, sigma=0.5, min_score=0.001, max_per_group=30
+    )
     got_s, got_l = segs[picked], labels[picked]
     for c in range(5):
         idx = torch.nonzero(labels == c).flatten()
@@ -66,8 +67,15 @@ def test_soft_nms_drops_segments_below_min_score():
     # three identical segments: each pick decays the others by exp(-1/sigma)
     segs = torch.tensor([[0.0, 10.0]] * 3)
     scores = torch.tensor([0.9, 0.8, 0.7])
-    picked, sc = grouped_nms(segs, scores, torch.zeros(3, dtype=torch.long), decay=Decay.GAUSSIAN, sigma=0.1,
-                             min_score=0.001, max_per_group=10)
+    picked, sc = grouped_nms(
+        segs,
+        scores,
+        torch.zeros(3, dtype=torch.long),
+        decay=Decay.GAUSSIAN,
+        sigma=0.1,
+        min_score=0.001,
+        max_per_group=10,
+    )
     s = segs[picked]
     # exp(-10) * 0.8 = 3.6e-5 < 0.001: both followers are dropped after the first pick
     assert sc.tolist() == pytest.approx([0.9])
@@ -111,8 +119,9 @@ def test_segment_iou_and_empty_input():
     b = torch.tensor([[5.0, 15.0], [20.0, 30.0]])
     iou = segment_iou(a[:, None], b[None])
     assert iou[0].tolist() == pytest.approx([5 / 15, 0.0], abs=1e-6)
-    s, sc, lab, _ = batched_nms(torch.zeros((0, 2)), torch.zeros(0), torch.zeros(0, dtype=torch.long), DecodeConfig(),
-                                0.5)
+    s, sc, lab, _ = batched_nms(
+        torch.zeros((0, 2)), torch.zeros(0), torch.zeros(0, dtype=torch.long), DecodeConfig(), 0.5
+    )
     assert s.shape == (0, 2) and sc.shape == (0,) and lab.shape == (0,)
 
 

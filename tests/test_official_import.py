@@ -60,8 +60,13 @@ def test_vocabulary_size_must_match_class_aware_heads(official_fixtures, tmp_pat
 
 def test_cli_with_labels_and_prompt_embeddings(official_fixtures, tmp_path, capsys):
     labels = {"TAL": 7, "AVEL": 5, "SED": 3}
-    args = ["convert-official", str(official_fixtures / "official_checkpoint.pth.tar"), str(tmp_path / "out"),
-            "--config", str(official_fixtures / "config.json")]
+    args = [
+        "convert-official",
+        str(official_fixtures / "official_checkpoint.pth.tar"),
+        str(tmp_path / "out"),
+        "--config",
+        str(official_fixtures / "config.json"),
+    ]
     for task, n in labels.items():
         f = tmp_path / f"{task}.txt"
         f.write_text("\n".join(f"{task.lower()} label {i}" for i in range(n)))
@@ -90,15 +95,27 @@ def test_converted_model_predicts_from_one_peace_feature_files(official_fixtures
     """The authors' checkpoint + precomputed features + attached prompts: `uniav predict` on a video id."""
     prompts = tmp_path / "sed_prompt.npy"
     np.save(prompts, np.random.default_rng(1).standard_normal((3, 1536)).astype(np.float32))
-    convert_official(official_fixtures / "official_checkpoint.pth.tar", tmp_path / "model", base=base,
-                     prompt_files={"SED": prompts})
+    convert_official(
+        official_fixtures / "official_checkpoint.pth.tar", tmp_path / "model", base=base, prompt_files={"SED": prompts}
+    )
     feats = tmp_path / "features"
     feats.mkdir()
     rng = np.random.default_rng(2)
     np.save(feats / "vid1_one_peace_video_finetune.npy", rng.standard_normal((40, 96)).astype(np.float32))
     np.save(feats / "vid1_one_peace_audio.npy", rng.standard_normal((41, 80)).astype(np.float32))
-    args = ["predict", "vid1", "--model", str(tmp_path / "model"), "--tasks", "sed", "--threshold", "0",
-            "--encoder-option", f"feature_dir={feats}", "--quiet"]
+    args = [
+        "predict",
+        "vid1",
+        "--model",
+        str(tmp_path / "model"),
+        "--tasks",
+        "sed",
+        "--threshold",
+        "0",
+        "--encoder-option",
+        f"feature_dir={feats}",
+        "--quiet",
+    ]
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["tasks"]["SED"] and {d["label"] for d in doc["tasks"]["SED"]} <= {"class 0", "class 1", "class 2"}

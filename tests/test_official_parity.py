@@ -59,7 +59,7 @@ def train_cases(meta):
 
 
 def batch_items(cases, name: str, key: str) -> list[torch.Tensor]:
-    n = sum(1 for k in cases if k.startswith(f"{name}/{key}") and k[len(name) + len(key) + 1:].isdigit())
+    n = sum(1 for k in cases if k.startswith(f"{name}/{key}") and k[len(name) + len(key) + 1 :].isdigit())
     return [cases[f"{name}/{key}{b}"] for b in range(n)]
 
 
@@ -145,9 +145,16 @@ def test_label_assignment_and_losses_match_official(model, fixture):
                 torch.testing.assert_close(gt_off[b], cases[f"{name}/gt_offsets{b}"], atol=1e-6, rtol=0)
             out = m(batch.visual, batch.audio, batch.mask, task, cases[f"{task}/text_features"])
             loss = uniav_loss(
-                torch.cat(out.cls_logits, 1), torch.cat(out.offsets, 1), torch.cat(out.masks, 1), gt_cls, gt_off,
-                case["loss_normalizer_before"], num_classes=tcfg.num_classes, class_aware=tcfg.class_aware,
-                label_smoothing=tcfg.label_smoothing, loss_weight=tcfg.loss_weight,
+                torch.cat(out.cls_logits, 1),
+                torch.cat(out.offsets, 1),
+                torch.cat(out.masks, 1),
+                gt_cls,
+                gt_off,
+                case["loss_normalizer_before"],
+                num_classes=tcfg.num_classes,
+                class_aware=tcfg.class_aware,
+                label_smoothing=tcfg.label_smoothing,
+                loss_weight=tcfg.loss_weight,
             )
             assert loss.normalizer == pytest.approx(case["loss_normalizer_after"], rel=RTOL_LOSS)
             assert loss.cls_loss.item() == pytest.approx(case["cls_loss"], rel=RTOL_LOSS)
@@ -161,7 +168,8 @@ def test_raw_state_dict_differs_from_ema(fixture, official_fixtures: Path, tmp_p
     """The importer takes state_dict_ema by default; state_dict (one optimiser step away) gives other outputs."""
     base = config_from_official_json(fixture[0])
     ema = convert_official(official_fixtures / "official_checkpoint.pth.tar", tmp_path / "ema", base=base)
-    raw = convert_official(official_fixtures / "official_checkpoint.pth.tar", tmp_path / "raw", base=base,
-                           prefer_ema=False)
+    raw = convert_official(
+        official_fixtures / "official_checkpoint.pth.tar", tmp_path / "raw", base=base, prefer_ema=False
+    )
     diffs = [not torch.equal(a, b) for a, b in zip(ema.state_dict().values(), raw.state_dict().values(), strict=True)]
     assert any(diffs)

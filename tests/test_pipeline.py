@@ -49,6 +49,7 @@ def test_end_to_end_on_a_generated_clip(detector, clip):
 
 def test_vocabulary_change_skips_decoding_and_backbone(detector, clip, monkeypatch):
     analysis = detector.analyze(clip)
+
     # from here on, decoding, encoding or running the backbone would fail the test
     def refuse(*args, **kwargs):
         raise AssertionError("decoded or ran the backbone again")
@@ -123,16 +124,35 @@ def test_predict_cli(tmp_path, clip, capsys, monkeypatch):
     vocab = tmp_path / "sed.txt"
     vocab.write_text("beep\nsiren\n")
     out = tmp_path / "dets.csv"
-    rc = main(["predict", str(clip), "--model", str(tmp_path / "model"), "--tasks", "sed,tal", "--vocab",
-               f"sed={vocab}", "--template", "sed=the sound of {label}", "--threshold", "0", "--top-k", "3",
-               "-o", str(out), "--quiet"])
+    rc = main(
+        [
+            "predict",
+            str(clip),
+            "--model",
+            str(tmp_path / "model"),
+            "--tasks",
+            "sed,tal",
+            "--vocab",
+            f"sed={vocab}",
+            "--template",
+            "sed=the sound of {label}",
+            "--threshold",
+            "0",
+            "--top-k",
+            "3",
+            "-o",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     rows = out.read_text().splitlines()
     assert rows[0] == "task,label,start,end,score"
     assert {r.split(",")[0] for r in rows[1:]} == {"SED", "TAL"}
     assert {r.split(",")[1] for r in rows[1:] if r.startswith("SED")} <= {"beep", "siren"}
-    rc = main(["predict", str(clip), "--model", str(tmp_path / "model"), "--tasks", "avel", "--quiet",
-               "--threshold", "0"])
+    rc = main(
+        ["predict", str(clip), "--model", str(tmp_path / "model"), "--tasks", "avel", "--quiet", "--threshold", "0"]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and set(doc) == {"file", "duration", "model", "notes", "skipped", "tasks"}
     assert list(doc["tasks"]) == ["AVEL"] and set(doc["tasks"]["AVEL"][0]) == {"label", "start", "end", "score"}

@@ -62,7 +62,7 @@ def band_power(
 
 def changed_pixels(frames: np.ndarray, box: Box) -> np.ndarray:
     """(T,) share of the box's pixels that changed from the previous frame (0 for the first)."""
-    r = frames[:, box.y0:box.y1, box.x0:box.x1].astype(np.int16)
+    r = frames[:, box.y0 : box.y1, box.x0 : box.x1].astype(np.int16)
     d = (np.abs(np.diff(r, axis=0)).max(axis=3) > CHANGED).mean(axis=(1, 2))
     return np.concatenate([[0.0], d])
 

@@ -23,13 +23,21 @@ from uniav.studio import (
 
 
 def _result() -> DetectionResult:
-    tal = TaskResult("TAL", (Detection("jump", 0.5, 2.0, 0.9), Detection("run", 1.0, 4.0, 0.4),
-                             Detection("jump", 6.0, 7.5, 0.65)), labels=("run", "jump", "swim"),
-                     template="A visual event of {label}.")
+    tal = TaskResult(
+        "TAL",
+        (Detection("jump", 0.5, 2.0, 0.9), Detection("run", 1.0, 4.0, 0.4), Detection("jump", 6.0, 7.5, 0.65)),
+        labels=("run", "jump", "swim"),
+        template="A visual event of {label}.",
+    )
     avel = TaskResult("AVEL", (), labels=("dog barking",), template="An audio visual event of {label}.")
     sed = TaskResult("SED", skipped="SED needs sound and this file has no audio track", labels=("dog",))
-    return DetectionResult(file="my clip.mp4", duration=10.0, tasks={"TAL": tal, "AVEL": avel, "SED": sed},
-                           notes=("no audio track: audio features computed on silence",), model="m")
+    return DetectionResult(
+        file="my clip.mp4",
+        duration=10.0,
+        tasks={"TAL": tal, "AVEL": avel, "SED": sed},
+        notes=("no audio track: audio features computed on silence",),
+        model="m",
+    )
 
 
 def _axis(fig, kind: str, i: int):
@@ -79,8 +87,9 @@ def test_figure_has_one_lane_per_task_and_bars_from_start_to_end_coloured_by_sco
 
 def test_figure_grows_with_rows_and_follows_the_requested_order():
     small = timeline_figure(_result(), order=["TAL"])
-    many = TaskResult("TAL", tuple(Detection(f"l{i}", i, i + 1.0, 0.5) for i in range(30)),
-                      labels=tuple(f"l{i}" for i in range(30)))
+    many = TaskResult(
+        "TAL", tuple(Detection(f"l{i}", i, i + 1.0, 0.5) for i in range(30)), labels=tuple(f"l{i}" for i in range(30))
+    )
     big = timeline_figure(DetectionResult("a.mp4", 40.0, {"TAL": many}))
     assert big.layout.height > small.layout.height + 20 * 24
     assert len(big.data[0].y) == 30 and len(big.layout.yaxis.categoryarray) == 30
@@ -100,8 +109,9 @@ def test_figure_serialises_and_empty_figure_says_why():
 
 
 def test_table_is_sorted_by_time_then_task_then_score():
-    tal = TaskResult("TAL", (Detection("b", 1.0, 2.0, 0.2), Detection("a", 1.0, 3.0, 0.7),
-                             Detection("c", 0.25, 0.5, 0.123456)))
+    tal = TaskResult(
+        "TAL", (Detection("b", 1.0, 2.0, 0.2), Detection("a", 1.0, 3.0, 0.7), Detection("c", 0.25, 0.5, 0.123456))
+    )
     sed = TaskResult("SED", (Detection("x", 1.0, 1.5, 0.9), Detection("y", 0.0, 0.333333, 0.5)))
     result = DetectionResult("a.wav", 5.0, {"TAL": tal, "SED": sed})
     table = detection_table(result, order=["TAL", "SED"])
@@ -119,8 +129,14 @@ def test_table_is_sorted_by_time_then_task_then_score():
 
 
 def test_status_names_counts_skips_notes_and_escapes_user_text():
-    text = status_markdown(_result(), tracks="video without sound", model="m", thresholds={"AVEL": 0.25},
-                           timing="updated in 12 ms", pending=["XYZ"])
+    text = status_markdown(
+        _result(),
+        tracks="video without sound",
+        model="m",
+        thresholds={"AVEL": 0.25},
+        timing="updated in 12 ms",
+        pending=["XYZ"],
+    )
     assert text.startswith("**my clip.mp4** · 10.0 s · video without sound")
     assert "TAL: 3 detections" in text and "AVEL: none with score ≥ 0.25" in text and "SED: not run" in text
     assert "SED not run: SED needs sound and this file has no audio track" in text
@@ -149,7 +165,14 @@ def test_downloads_are_the_cli_json_schema_and_csv(tmp_path):
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["my_clip.uniav.csv", "my_clip.uniav.json"]
 
 
-@pytest.mark.parametrize(("name", "stem"), [("clip.mp4", "clip.uniav"), ("../../etc/pass wd.mp4", "pass_wd.uniav"),
-                                            ("été 2024!.wav", "t_2024.uniav"), ("...", "clip.uniav")])
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("clip.mp4", "clip.uniav"),
+        ("../../etc/pass wd.mp4", "pass_wd.uniav"),
+        ("été 2024!.wav", "t_2024.uniav"),
+        ("...", "clip.uniav"),
+    ],
+)
 def test_download_names_are_safe(name, stem):
     assert download_stem(name) == stem

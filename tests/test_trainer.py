@@ -57,19 +57,39 @@ def test_resume_continues_exactly(config_path, tmp_path):
 
 
 def test_cli_single_task_and_init_from(config_path, tmp_path, capsys):
-    assert main(["train", str(config_path), "--tasks", "sed", "--output", str(tmp_path / "single"),
-                 "--epochs", "1", "--quiet", "--no-prepare"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(config_path),
+                "--tasks",
+                "sed",
+                "--output",
+                str(tmp_path / "single"),
+                "--epochs",
+                "1",
+                "--quiet",
+                "--no-prepare",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "SED" in out and (tmp_path / "single" / "test_report.json").is_file()
     single = UniAV.from_pretrained(tmp_path / "single" / "model")
     assert single.config.task_names == ("SED",)
     assert "backbone.self_att_V.0.mlp_TAL.0.weight" not in single.state_dict()
     # multi-task weights -> single-task fine-tuning (paper Table 1, row 7)
-    assert main(["train", str(config_path), "--output", str(tmp_path / "multi"), "--epochs", "1", "--quiet",
-                 "--no-prepare"]) == 0
+    assert (
+        main(
+            ["train", str(config_path), "--output", str(tmp_path / "multi"), "--epochs", "1", "--quiet", "--no-prepare"]
+        )
+        == 0
+    )
     cfg = load_train_config(config_path).select_tasks(["sed"])
-    tuned = Trainer(cfg, output=tmp_path / "tuned", init_from=str(tmp_path / "multi" / "model"), progress=False,
-                    log=lambda _: None)
+    tuned = Trainer(
+        cfg, output=tmp_path / "tuned", init_from=str(tmp_path / "multi" / "model"), progress=False, log=lambda _: None
+    )
     multi = UniAV.from_pretrained(tmp_path / "multi" / "model")
     key = "backbone.self_att_V.0.mlp_SED.0.weight"
     assert torch.equal(tuned.model.state_dict()[key], multi.state_dict()[key])
@@ -79,22 +99,45 @@ def test_two_process_gloo_run(config_path, tmp_path):
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run(
-        [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "uniav", "train", str(config_path), "--output",
-         str(tmp_path / "ddp"), "--epochs", "1", "--quiet", "--no-prepare"],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            torchrun,
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "uniav",
+            "train",
+            str(config_path),
+            "--output",
+            str(tmp_path / "ddp"),
+            "--epochs",
+            "1",
+            "--quiet",
+            "--no-prepare",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "ddp" / "model" / "model.safetensors").is_file()
-    history = [json.loads(x) for x in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
-               if '"epoch"' in x and '"type": "epoch"' in x]
+    history = [
+        json.loads(x)
+        for x in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
+        if '"epoch"' in x and '"type": "epoch"' in x
+    ]
     assert len(history) == 2  # warm-up + 1 epoch, logged once (rank 0)
 
 
-@pytest.mark.parametrize("overrides", [
-    {"classifier": "conv"},
-    {"use_prompt_template": False, "regression_loss": "giou"},
-    {"experts_in_unimodal": False, "experts_in_pyramid": False},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"classifier": "conv"},
+        {"use_prompt_template": False, "regression_loss": "giou"},
+        {"experts_in_unimodal": False, "experts_in_pyramid": False},
+    ],
+)
 def test_paper_variants_are_configuration_switches(tmp_path, overrides):
     import yaml
 

@@ -82,9 +82,11 @@ def test_ema_update():
 
 
 def test_config_parsing_and_errors(tmp_path):
-    raw = {"model": {"preset": "small", "overrides": {"embd_dim": 64}},
-           "tasks": {"sed": {"annotations": "a.json", "features": "f", "batch_size": 4}},
-           "train": {"epochs": 2, "crop_ratio": [0.9, 1.0]}}
+    raw = {
+        "model": {"preset": "small", "overrides": {"embd_dim": 64}},
+        "tasks": {"sed": {"annotations": "a.json", "features": "f", "batch_size": 4}},
+        "train": {"epochs": 2, "crop_ratio": [0.9, 1.0]},
+    }
     cfg = parse_train_config(raw, base=tmp_path)
     assert cfg.task_names == ("SED",) and cfg.tasks["SED"].annotations == str(tmp_path / "a.json")
     assert cfg.train.crop_ratio == (0.9, 1.0) and cfg.train.epochs == 2

@@ -31,9 +31,9 @@ def test_event_crossing_a_window_boundary_comes_out_once():
     event = (50.0, 80.0)  # crosses the end of window 0 and the start of window 2
     lab = np.array([3])
     per_window = [
-        (ws[0], np.array([[50.0, 63.5]]), np.array([0.7]), lab),    # cut by window 0's right edge
-        (ws[1], np.array([[50.2, 79.8]]), np.array([0.9]), lab),    # seen whole by window 1
-        (ws[2], np.array([[64.0, 80.1]]), np.array([0.6]), lab),    # cut by window 2's left edge
+        (ws[0], np.array([[50.0, 63.5]]), np.array([0.7]), lab),  # cut by window 0's right edge
+        (ws[1], np.array([[50.2, 79.8]]), np.array([0.9]), lab),  # seen whole by window 1
+        (ws[2], np.array([[64.0, 80.1]]), np.array([0.6]), lab),  # cut by window 2's left edge
     ]
     segs, scores, labels = merge_windows(per_window, tol=2.0)
     assert segs.shape == (1, 2) and labels.tolist() == [3]
@@ -65,7 +65,9 @@ def test_duplicate_in_window_overlap_is_kept_once():
     ws = plan_windows(128, 64)
     lab = np.array([0])
     # an event inside the overlap of windows 0 and 1 is seen whole by both: only its core owner keeps it
-    per_window = [(ws[0], np.array([[36.0, 44.0]]), np.array([0.8]), lab),
-                  (ws[1], np.array([[36.2, 44.1]]), np.array([0.79]), lab)]
+    per_window = [
+        (ws[0], np.array([[36.0, 44.0]]), np.array([0.8]), lab),
+        (ws[1], np.array([[36.2, 44.1]]), np.array([0.79]), lab),
+    ]
     segs, scores, _ = merge_windows(per_window, tol=2.0)
     assert segs.shape == (1, 2) and scores.tolist() == pytest.approx([0.8])

@@ -41,27 +41,43 @@ def make_task_data(root: Path, task: str, videos: int = 24, seed: int = 0) -> di
             anns.append({"segment": [round(s, 2), round(e, 2)], "label": classes[c], "label_id": c})
             centres = grid.centres(t)
             on = (centres >= s) & (centres <= e)
-            visual[on, c * 8:(c + 1) * 8] += 2.0
-            audio[on, c * 8:(c + 1) * 8] += 2.0
+            visual[on, c * 8 : (c + 1) * 8] += 2.0
+            audio[on, c * 8 : (c + 1) * 8] += 2.0
         write_npz_features(feats_dir / f"{vid}.npz", visual, audio, duration)
         subset = "training" if i < videos * 2 // 3 else ("validation" if i % 2 else "testing")
         db[vid] = {"subset": subset, "duration": round(duration, 3), "fps": 16, "annotations": anns}
     ann = root / task.lower() / "annotations.json"
     ann.write_text(json.dumps({"database": db}))
     (root / task.lower() / "classes.txt").write_text("\n".join(classes) + "\n")
-    return {"annotations": str(ann), "features": str(feats_dir), "batch_size": 4,
-            "train_split": ["training"], "val_split": ["validation"], "test_split": ["testing"],
-            "overrides": {"max_seq_len": 64}}
+    return {
+        "annotations": str(ann),
+        "features": str(feats_dir),
+        "batch_size": 4,
+        "train_split": ["training"],
+        "val_split": ["validation"],
+        "test_split": ["testing"],
+        "overrides": {"max_seq_len": 64},
+    }
 
 
-def write_config(root: Path, tasks=("TAL", "SED"), epochs: int = 3, warmup: int = 1, stop_and_go: bool = True,
-                 **train) -> Path:
+def write_config(
+    root: Path, tasks=("TAL", "SED"), epochs: int = 3, warmup: int = 1, stop_and_go: bool = True, **train
+) -> Path:
     cfg = {
-        "model": {"preset": "small", "encoder": {"kind": "signal"},
-                  "overrides": {"embd_dim": 32, "head_dim": 32, "n_head": 2, "droppath": 0.1}},
+        "model": {
+            "preset": "small",
+            "encoder": {"kind": "signal"},
+            "overrides": {"embd_dim": 32, "head_dim": 32, "n_head": 2, "droppath": 0.1},
+        },
         "tasks": {t: make_task_data(root, t, seed=k) for k, t in enumerate(tasks)},
-        "train": {"epochs": epochs, "warmup_epochs": warmup, "learning_rate": 2e-3, "log_every": 2,
-                  "ema_decay": 0.8, **train},
+        "train": {
+            "epochs": epochs,
+            "warmup_epochs": warmup,
+            "learning_rate": 2e-3,
+            "log_every": 2,
+            "ema_decay": 0.8,
+            **train,
+        },
         "stop_and_go": {"enabled": stop_and_go},
         "output": str(root / "run"),
     }

@@ -163,7 +163,12 @@ class ModelConfig:
     backbone_arch: tuple[int, int, int] = (2, 3, 5)
     scale_factor: int = 2
     regression_range: tuple[tuple[float, float], ...] = (
-        (0, 4), (4, 8), (8, 16), (16, 32), (32, 64), (64, 10000),
+        (0, 4),
+        (4, 8),
+        (8, 16),
+        (16, 32),
+        (32, 64),
+        (64, 10000),
     )
     embd_kernel_size: int = 3
     head_kernel_size: int = 3
@@ -191,12 +196,11 @@ class ModelConfig:
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate task names {names}")
         if len(self.backbone_arch) != 3 or self.backbone_arch[1] < 1:
-            raise ValueError(f"backbone_arch must be (#embedding convs, #stem blocks + 1, #pyramid blocks), got "
-                             f"{self.backbone_arch}")
-        if len(self.regression_range) != self.num_levels:
             raise ValueError(
-                f"{len(self.regression_range)} regression ranges for {self.num_levels} pyramid levels"
+                f"backbone_arch must be (#embedding convs, #stem blocks + 1, #pyramid blocks), got {self.backbone_arch}"
             )
+        if len(self.regression_range) != self.num_levels:
+            raise ValueError(f"{len(self.regression_range)} regression ranges for {self.num_levels} pyramid levels")
         if self.embd_dim % self.n_head:
             raise ValueError(f"embd_dim {self.embd_dim} is not divisible by n_head {self.n_head}")
         for t in self.tasks:
@@ -301,20 +305,42 @@ def paper_tasks() -> tuple[TaskConfig, ...]:
     """The three tasks of the paper with the official per-task settings."""
     return (
         TaskConfig(
-            name="TAL", labels=load_vocabulary("activitynet13"), class_aware=False, max_seq_len=256,
-            prompt_template=DEFAULT_TEMPLATES["TAL"], label_smoothing=0.1, nms_sigma=0.75, feat_stride=8,
-            init_loss_norm=400, trunc_thresh=0.5, resize_to_max_len=True, needs_audio=False,
+            name="TAL",
+            labels=load_vocabulary("activitynet13"),
+            class_aware=False,
+            max_seq_len=256,
+            prompt_template=DEFAULT_TEMPLATES["TAL"],
+            label_smoothing=0.1,
+            nms_sigma=0.75,
+            feat_stride=8,
+            init_loss_norm=400,
+            trunc_thresh=0.5,
+            resize_to_max_len=True,
+            needs_audio=False,
             tiou_thresholds=tuple(round(0.5 + 0.05 * i, 2) for i in range(10)),
         ),
         TaskConfig(
-            name="AVEL", labels=load_vocabulary("unav100"), class_aware=True, max_seq_len=256,
-            prompt_template=DEFAULT_TEMPLATES["AVEL"], nms_sigma=0.4, feat_stride=4, init_loss_norm=300,
+            name="AVEL",
+            labels=load_vocabulary("unav100"),
+            class_aware=True,
+            max_seq_len=256,
+            prompt_template=DEFAULT_TEMPLATES["AVEL"],
+            nms_sigma=0.4,
+            feat_stride=4,
+            init_loss_norm=300,
             trunc_thresh=0.5,
         ),
         TaskConfig(
-            name="SED", labels=load_vocabulary("desed"), class_aware=True, max_seq_len=64,
-            prompt_template=DEFAULT_TEMPLATES["SED"], nms_sigma=0.4, feat_stride=4, init_loss_norm=400,
-            trunc_thresh=0.3, needs_video=False,
+            name="SED",
+            labels=load_vocabulary("desed"),
+            class_aware=True,
+            max_seq_len=64,
+            prompt_template=DEFAULT_TEMPLATES["SED"],
+            nms_sigma=0.4,
+            feat_stride=4,
+            init_loss_norm=400,
+            trunc_thresh=0.3,
+            needs_video=False,
         ),
     )
 
@@ -325,7 +351,11 @@ def _paper() -> ModelConfig:
 
 def _small() -> ModelConfig:
     return ModelConfig(
-        tasks=paper_tasks(), embd_dim=128, head_dim=128, n_head=4, droppath=0.1,
+        tasks=paper_tasks(),
+        embd_dim=128,
+        head_dim=128,
+        n_head=4,
+        droppath=0.1,
         encoder=EncoderSpec(kind="features", options={"name": "one-peace"}),
     )
 

@@ -35,15 +35,17 @@ class CheckpointError(ValueError):
     """A checkpoint that does not fit its configuration (names the tensors at fault)."""
 
 
-def check_state_dict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint"
-                     ) -> None:
+def check_state_dict(
+    model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint"
+) -> None:
     """Raise `CheckpointError` listing missing and unexpected keys and every shape mismatch."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
     mismatched = [
         f"{k}: {source} {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in sorted(set(own) & set(state_dict)) if tuple(own[k].shape) != tuple(state_dict[k].shape)
+        for k in sorted(set(own) & set(state_dict))
+        if tuple(own[k].shape) != tuple(state_dict[k].shape)
     ]
     problems = []
 
@@ -74,8 +76,9 @@ def save_pretrained(model: UniAV, directory: str | Path, model_card: str | None 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(out / WEIGHTS_FILE), metadata={"format": "pt", "library": "uniav"})
     if model.prompt_embeddings:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.prompt_embeddings.items()},
-                  str(out / PROMPTS_FILE))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in model.prompt_embeddings.items()}, str(out / PROMPTS_FILE)
+        )
     card = out / CARD_FILE
     if model_card is not None:
         card.write_text(model_card)
@@ -84,8 +87,12 @@ def save_pretrained(model: UniAV, directory: str | Path, model_card: str | None 
     return out
 
 
-def resolve_model_dir(name_or_path: str | Path, revision: str | None = None, cache_dir: str | Path | None = None,
-                      token: str | bool | None = None) -> Path:
+def resolve_model_dir(
+    name_or_path: str | Path,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    token: str | bool | None = None,
+) -> Path:
     """A local folder as is, else a Hub repository id downloaded (or found in the cache) with
     `huggingface_hub`; honours ``HF_HUB_OFFLINE`` and the cache, fetches safetensors only."""
     path = Path(name_or_path).expanduser()
@@ -98,12 +105,16 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None, cac
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     try:
-        local = snapshot_download(name, revision=revision, cache_dir=cache_dir, token=token,
-                                  allow_patterns=HUB_PATTERNS)
+        local = snapshot_download(
+            name, revision=revision, cache_dir=cache_dir, token=token, allow_patterns=HUB_PATTERNS
+        )
     except LocalEntryNotFoundError as exc:
         offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}
-        why = "offline mode (HF_HUB_OFFLINE=1) and it is not in the local Hub cache" if offline else (
-            "the Hub cannot be reached and it is not in the local Hub cache")
+        why = (
+            "offline mode (HF_HUB_OFFLINE=1) and it is not in the local Hub cache"
+            if offline
+            else ("the Hub cannot be reached and it is not in the local Hub cache")
+        )
         raise FileNotFoundError(f"cannot load {name}@{revision or 'main'}: {why}") from exc
     except RepositoryNotFoundError as exc:
         raise FileNotFoundError(f"Hub repository {name} not found (or private without a token)") from exc
@@ -112,9 +123,14 @@ def resolve_model_dir(name_or_path: str | Path, revision: str | None = None, cac
     return Path(local)
 
 
-def load_pretrained(name_or_path: str | Path, revision: str | None = None, cache_dir: str | Path | None = None,
-                    token: str | bool | None = None, device: str | torch.device = "cpu",
-                    config_overrides: Mapping[str, Any] | None = None) -> UniAV:
+def load_pretrained(
+    name_or_path: str | Path,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    token: str | bool | None = None,
+    device: str | torch.device = "cpu",
+    config_overrides: Mapping[str, Any] | None = None,
+) -> UniAV:
     """Build a `UniAV` from a model folder or Hub repo id and load its weights (eval mode)."""
     from uniav.model.uniav import UniAV
 
@@ -143,9 +159,18 @@ def load_pretrained(name_or_path: str | Path, revision: str | None = None, cache
     return model.to(device).eval()
 
 
-def push_to_hub(model: UniAV, repo_id: str, *, private: bool | None = None, token: str | bool | None = None,
-                revision: str | None = None, commit_message: str = "Upload UniAV model",
-                model_card: str | None = None, folder: str | Path | None = None, api: Any = None) -> str:
+def push_to_hub(
+    model: UniAV,
+    repo_id: str,
+    *,
+    private: bool | None = None,
+    token: str | bool | None = None,
+    revision: str | None = None,
+    commit_message: str = "Upload UniAV model",
+    model_card: str | None = None,
+    folder: str | Path | None = None,
+    api: Any = None,
+) -> str:
     """Create (if needed) the Hub repository `repo_id` and upload the model folder; returns the
     commit URL. `folder` uploads an existing model folder (with its card) instead of re-saving."""
     from huggingface_hub import HfApi
@@ -154,6 +179,12 @@ def push_to_hub(model: UniAV, repo_id: str, *, private: bool | None = None, toke
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(folder) if folder is not None else save_pretrained(model, tmp, model_card=model_card)
-        info = api.upload_folder(repo_id=repo_id, folder_path=str(src), repo_type="model", revision=revision,
-                                 commit_message=commit_message, allow_patterns=HUB_PATTERNS)
+        info = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(src),
+            repo_type="model",
+            revision=revision,
+            commit_message=commit_message,
+            allow_patterns=HUB_PATTERNS,
+        )
     return str(getattr(info, "commit_url", info))

@@ -6,8 +6,14 @@ from uniav.config import ModelConfig
 
 
 def front_matter(tags: tuple[str, ...] = ()) -> str:
-    base = ("uniav", "video", "audio", "temporal-action-localization", "sound-event-detection",
-            "audio-visual-event-localization")
+    base = (
+        "uniav",
+        "video",
+        "audio",
+        "temporal-action-localization",
+        "sound-event-detection",
+        "audio-visual-event-localization",
+    )
     lines = ["---", "library_name: uniav", "license: mit", "tags:"]
     lines += [f"- {t}" for t in dict.fromkeys(base + tags)]
     lines += ["---", ""]
@@ -15,11 +21,12 @@ def front_matter(tags: tuple[str, ...] = ()) -> str:
 
 
 def task_table(config: ModelConfig) -> str:
-    rows = ["| task | classes | class-aware regression | max_seq_len | prompt template |",
-            "|---|---|---|---|---|"]
+    rows = ["| task | classes | class-aware regression | max_seq_len | prompt template |", "|---|---|---|---|---|"]
     for t in config.tasks:
-        rows.append(f"| {t.name} | {t.num_classes} | {'yes' if t.class_aware else 'no'} | {t.max_seq_len} | "
-                    f"`{t.prompt_template}` |")
+        rows.append(
+            f"| {t.name} | {t.num_classes} | {'yes' if t.class_aware else 'no'} | {t.max_seq_len} | "
+            f"`{t.prompt_template}` |"
+        )
     return "\n".join(rows)
 
 
@@ -34,8 +41,7 @@ def default_model_card(config: ModelConfig, num_parameters: int, title: str = "U
         + f"- parameters: {num_parameters:,}\n"
         + f"- width D={config.embd_dim}, heads={config.n_head}, backbone_arch={tuple(config.backbone_arch)}\n"
         + f"- input features: visual {config.visual_dim}-d, audio {config.audio_dim}-d, text {config.text_dim}-d, "
-        f"encoder `{config.encoder.kind}` {config.encoder.options or ''}\n\n"
-        + task_table(config) + "\n"
+        f"encoder `{config.encoder.kind}` {config.encoder.options or ''}\n\n" + task_table(config) + "\n"
     )
 
 
@@ -61,8 +67,17 @@ def metrics_table(reports: dict[str, object], tasks: tuple[str, ...]) -> str:
     return "\n".join(rows)
 
 
-def trained_model_card(config: ModelConfig, num_parameters: int, *, title: str, summary: str, data: str,
-                       command: str, reports: dict[str, object], notes: str = "") -> str:
+def trained_model_card(
+    config: ModelConfig,
+    num_parameters: int,
+    *,
+    title: str,
+    summary: str,
+    data: str,
+    command: str,
+    reports: dict[str, object],
+    notes: str = "",
+) -> str:
     """The card of a trained model: what it is, its data and encoder, how to reproduce it, and test mAP
     (`reports`: name -> EvaluationReport, e.g. the multi-task model and single-task baselines)."""
     return (
@@ -73,10 +88,12 @@ def trained_model_card(config: ModelConfig, num_parameters: int, *, title: str, 
         f"backbone_arch={tuple(config.backbone_arch)}, drop-path {config.droppath}\n"
         + f"- encoder `{config.encoder.kind}`: visual {config.visual_dim}-d, audio {config.audio_dim}-d, "
         f"text {config.text_dim}-d\n\n"
-        + task_table(config) + "\n\n"
+        + task_table(config)
+        + "\n\n"
         + f"## Data\n\n{data}\n\n"
         + f"## Training\n\n```bash\n{command}\n```\n\n"
         + "## Test results (UniAV-Synth `testing` subset, ActivityNet protocol, %)\n\n"
-        + metrics_table(reports, config.task_names) + "\n"
+        + metrics_table(reports, config.task_names)
+        + "\n"
         + (f"\n{notes}\n" if notes else "")
     )

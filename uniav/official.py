@@ -44,8 +44,9 @@ def read_official_checkpoint(path: str | Path, prefer_ema: bool = True) -> dict[
     return {k.removeprefix("module."): v for k, v in sd.items()}
 
 
-def map_official_keys(state_dict: Mapping[str, torch.Tensor], task_names: tuple[str, ...] = OFFICIAL_TASK_ORDER
-                      ) -> dict[str, torch.Tensor]:
+def map_official_keys(
+    state_dict: Mapping[str, torch.Tensor], task_names: tuple[str, ...] = OFFICIAL_TASK_ORDER
+) -> dict[str, torch.Tensor]:
     """Rename ``reg_head.offset_head.TASK{i}`` to the task's name; other keys are already ours."""
     out = {}
     for k, v in state_dict.items():
@@ -105,12 +106,19 @@ def infer_config(state_dict: Mapping[str, torch.Tensor], base: ModelConfig) -> M
     audio_dim = shape("backbone.embd_A.0.conv.weight")[1]
     encoder = base.encoder
     if encoder.kind == "features":  # precomputed features: record their widths with the encoder
-        encoder = EncoderSpec("features", {**encoder.options, "visual_dim": visual_dim, "audio_dim": audio_dim,
-                                           "text_dim": text_dim})
+        encoder = EncoderSpec(
+            "features", {**encoder.options, "visual_dim": visual_dim, "audio_dim": audio_dim, "text_dim": text_dim}
+        )
     return base.replace(
         encoder=encoder,
-        tasks=tuple(tasks), visual_dim=visual_dim, audio_dim=audio_dim,
-        text_dim=text_dim, embd_dim=embd_dim, head_dim=head_dim, backbone_arch=arch, embd_kernel_size=embd_ks,
+        tasks=tuple(tasks),
+        visual_dim=visual_dim,
+        audio_dim=audio_dim,
+        text_dim=text_dim,
+        embd_dim=embd_dim,
+        head_dim=head_dim,
+        backbone_arch=arch,
+        embd_kernel_size=embd_ks,
         head_kernel_size=shape("cls_head.head.0.conv.weight")[2],
         head_num_layers=_count(keys, r"cls_head\.head\.(\d+)\.") + 1,
         embd_with_ln="backbone.embd_norm_V.0.weight" in state_dict,
@@ -119,8 +127,7 @@ def infer_config(state_dict: Mapping[str, torch.Tensor], base: ModelConfig) -> M
     )
 
 
-def config_from_official_json(d: Mapping[str, Any], labels: Mapping[str, tuple[str, ...]] | None = None
-                              ) -> ModelConfig:
+def config_from_official_json(d: Mapping[str, Any], labels: Mapping[str, tuple[str, ...]] | None = None) -> ModelConfig:
     """A ModelConfig from the official hyper-parameters (the layout of the fixtures' ``config.json``)."""
     tasks = []
     for name, t in d["tasks"].items():
@@ -128,26 +135,44 @@ def config_from_official_json(d: Mapping[str, Any], labels: Mapping[str, tuple[s
         labs = tuple(labels[name]) if labels and name in labels else tuple(f"class {i}" for i in range(n))
         if len(labs) != n:
             raise ValueError(f"task {name}: {len(labs)} labels given for {n} classes")
-        tasks.append(TaskConfig(
-            name=name, labels=labs, class_aware=bool(t["class_aware"]), max_seq_len=int(t["max_seq_len"]),
-            label_smoothing=float(t.get("label_smoothing", 0.0)), nms_sigma=float(t.get("nms_sigma", 0.5)),
-            feat_stride=int(t.get("feat_stride", 4)), num_frames=int(t.get("num_frames", 16)),
-            fps=float(t.get("fps", 16.0)), init_loss_norm=float(t.get("init_loss_norm", 400)),
-            loss_weight=float(t.get("loss_weight", 1.0)),
-        ))
+        tasks.append(
+            TaskConfig(
+                name=name,
+                labels=labs,
+                class_aware=bool(t["class_aware"]),
+                max_seq_len=int(t["max_seq_len"]),
+                label_smoothing=float(t.get("label_smoothing", 0.0)),
+                nms_sigma=float(t.get("nms_sigma", 0.5)),
+                feat_stride=int(t.get("feat_stride", 4)),
+                num_frames=int(t.get("num_frames", 16)),
+                fps=float(t.get("fps", 16.0)),
+                init_loss_norm=float(t.get("init_loss_norm", 400)),
+                loss_weight=float(t.get("loss_weight", 1.0)),
+            )
+        )
     test = dict(d.get("test_cfg", {}))
     decode = DecodeConfig.from_dict(test) if test else DecodeConfig()
     if test.get("nms_method"):
         decode = dataclasses.replace(decode, nms_method=NmsMethod(test["nms_method"]))
     return ModelConfig(
-        tasks=tuple(tasks), visual_dim=int(d["input_dim_visual"]), audio_dim=int(d["input_dim_audio"]),
-        text_dim=int(d.get("text_dim", 1536)), embd_dim=int(d["embd_dim"]), head_dim=int(d["head_dim"]),
-        n_head=int(d["n_head"]), backbone_arch=tuple(d["backbone_arch"]), scale_factor=int(d["scale_factor"]),
+        tasks=tuple(tasks),
+        visual_dim=int(d["input_dim_visual"]),
+        audio_dim=int(d["input_dim_audio"]),
+        text_dim=int(d.get("text_dim", 1536)),
+        embd_dim=int(d["embd_dim"]),
+        head_dim=int(d["head_dim"]),
+        n_head=int(d["n_head"]),
+        backbone_arch=tuple(d["backbone_arch"]),
+        scale_factor=int(d["scale_factor"]),
         regression_range=tuple(tuple(float(x) for x in r) for r in d["regression_range"]),
-        embd_kernel_size=int(d.get("embd_kernel_size", 3)), head_kernel_size=int(d.get("head_kernel_size", 3)),
-        head_num_layers=int(d.get("head_num_layers", 3)), embd_with_ln=bool(d.get("embd_with_ln", True)),
-        head_with_ln=bool(d.get("head_with_ln", True)), use_abs_pe=bool(d.get("use_abs_pe", True)),
-        droppath=float(d.get("droppath", 0.0)), decode=decode,
+        embd_kernel_size=int(d.get("embd_kernel_size", 3)),
+        head_kernel_size=int(d.get("head_kernel_size", 3)),
+        head_num_layers=int(d.get("head_num_layers", 3)),
+        embd_with_ln=bool(d.get("embd_with_ln", True)),
+        head_with_ln=bool(d.get("head_with_ln", True)),
+        use_abs_pe=bool(d.get("use_abs_pe", True)),
+        droppath=float(d.get("droppath", 0.0)),
+        decode=decode,
         encoder=EncoderSpec(kind="features", options={"name": "one-peace"}),
     )
 
@@ -174,9 +199,14 @@ def base_config_from_file(path: str | Path) -> ModelConfig:
     return config_from_official_json(d) if "input_dim_visual" in d else ModelConfig.from_dict(d)
 
 
-def convert_official(checkpoint: str | Path, out_dir: str | Path, base: ModelConfig | None = None,
-                     prompt_files: Mapping[str, str | Path] | None = None,
-                     labels: Mapping[str, tuple[str, ...]] | None = None, prefer_ema: bool = True):
+def convert_official(
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    base: ModelConfig | None = None,
+    prompt_files: Mapping[str, str | Path] | None = None,
+    labels: Mapping[str, tuple[str, ...]] | None = None,
+    prefer_ema: bool = True,
+):
     """Convert an authors' checkpoint into a UniAV model folder; returns the loaded model.
 
     Every key must map (unknown or missing keys are refused with the list); widths come from the

@@ -16,18 +16,36 @@ HELP = "measure a model's detection mAP per task (ActivityNet protocol) on a dat
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model folder or Hugging Face Hub repo id")
     p.add_argument("--config", default=None, help="training YAML whose tasks section says where the data lives")
-    p.add_argument("--data", action="append", metavar="TASK=ANNOTATIONS",
-                   help="annotation file of a task (with --features); repeatable, adds to or replaces --config; its "
-                        "test / val subsets are 'test' or 'testing' / 'validation' or 'val', whichever it has")
-    p.add_argument("--features", action="append", metavar="TASK=DIR",
-                   help="feature folder of a task given with --data; repeatable")
-    p.add_argument("--feature-format", choices=("npz", "one-peace"), default="npz",
-                   help="layout of the --features folders (default npz, as written by `uniav extract`)")
-    p.add_argument("--prompts", action="append", metavar="TASK=NPY",
-                   help="(C, text_dim) prompt embeddings of a task given with --data; repeatable")
+    p.add_argument(
+        "--data",
+        action="append",
+        metavar="TASK=ANNOTATIONS",
+        help="annotation file of a task (with --features); repeatable, adds to or replaces --config; its "
+        "test / val subsets are 'test' or 'testing' / 'validation' or 'val', whichever it has",
+    )
+    p.add_argument(
+        "--features", action="append", metavar="TASK=DIR", help="feature folder of a task given with --data; repeatable"
+    )
+    p.add_argument(
+        "--feature-format",
+        choices=("npz", "one-peace"),
+        default="npz",
+        help="layout of the --features folders (default npz, as written by `uniav extract`)",
+    )
+    p.add_argument(
+        "--prompts",
+        action="append",
+        metavar="TASK=NPY",
+        help="(C, text_dim) prompt embeddings of a task given with --data; repeatable",
+    )
     p.add_argument("--split", choices=("test", "val"), default="test", help="which split to evaluate (default test)")
-    p.add_argument("--subset", action="append", default=None, metavar="NAME",
-                   help="annotation subset(s) to evaluate instead of the split's (e.g. public_eval); repeatable")
+    p.add_argument(
+        "--subset",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="annotation subset(s) to evaluate instead of the split's (e.g. public_eval); repeatable",
+    )
     p.add_argument("--tasks", default=None, help="comma-separated subset of the tasks, e.g. tal,sed")
     p.add_argument("-o", "--output", default=None, help="write the JSON report here")
     p.add_argument("--batch-size", type=int, default=16, help="videos per forward pass (default 16)")
@@ -72,15 +90,21 @@ def data_configs(args: argparse.Namespace) -> tuple[dict, str | None]:
     if no_features:
         raise ValueError(f"--data given for task(s) {no_features} without --features TASK=DIR")
     for name, ann in data.items():
-        tasks[name] = TaskDataConfig(annotations=ann, features=feats[name], feature_format=args.feature_format,
-                                     prompt_embeddings=prompts.get(name), **default_subsets(ann))
+        tasks[name] = TaskDataConfig(
+            annotations=ann,
+            features=feats[name],
+            feature_format=args.feature_format,
+            prompt_embeddings=prompts.get(name),
+            **default_subsets(ann),
+        )
     for name in set(feats) - set(data):
         tasks[name] = dataclasses.replace(tasks[name], features=feats[name], feature_format=args.feature_format)
     for name in set(prompts) - set(data):
         tasks[name] = dataclasses.replace(tasks[name], prompt_embeddings=prompts[name])
     if not tasks:
-        raise ValueError("no data to evaluate on: give --config TRAIN.yaml or --data TASK=ANNOTATIONS "
-                         "--features TASK=DIR")
+        raise ValueError(
+            "no data to evaluate on: give --config TRAIN.yaml or --data TASK=ANNOTATIONS --features TASK=DIR"
+        )
     if args.subset:
         field = "test_split" if args.split == "test" else "val_split"
         tasks = {k: dataclasses.replace(v, **{field: tuple(args.subset)}) for k, v in tasks.items()}
@@ -114,8 +138,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"the model serves {list(model.config.task_names)}, not {unknown}")
         tasks = {k: v for k, v in tasks.items() if k.lower() in served}  # a config may hold more tasks
         if not tasks:
-            raise ValueError(f"none of the configuration's tasks is served by the model "
-                             f"({list(model.config.task_names)})")
+            raise ValueError(
+                f"none of the configuration's tasks is served by the model ({list(model.config.task_names)})"
+            )
     datasets, texts = {}, {}
     for name, data in tasks.items():
         task = model.config.task(name)
@@ -123,11 +148,14 @@ def run(args: argparse.Namespace) -> int:
         texts[task.name] = prompt_embeddings(model, task, data)
     with torch.inference_mode():
         report = evaluate_model(model, datasets, texts, batch_size=args.batch_size)
-    report.metadata.update({
-        "split": args.split, "config": config_path,
-        "annotations": {k: tasks[k].annotations for k in datasets},
-        "features": {k: tasks[k].features for k in datasets},
-    })
+    report.metadata.update(
+        {
+            "split": args.split,
+            "config": config_path,
+            "annotations": {k: tasks[k].annotations for k in datasets},
+            "features": {k: tasks[k].features for k in datasets},
+        }
+    )
     print(format_report(report))
     for name, ds in datasets.items():
         if ds.missing:

@@ -18,21 +18,39 @@ TASK_STRIDES = {"TAL": 8, "AVEL": 4, "SED": 4}  # the paper's grids (DESIGN 2)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", help="a folder with annotations.json and videos/ (the UniAV-Synth layout), or an "
-                                   "annotation JSON file (then give --media-dir)")
+    p.add_argument(
+        "dataset",
+        help="a folder with annotations.json and videos/ (the UniAV-Synth layout), or an "
+        "annotation JSON file (then give --media-dir)",
+    )
     p.add_argument("--encoder", required=True, choices=("signal", "clip-clap"), help="the frozen encoder")
-    p.add_argument("--encoder-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="an encoder option, e.g. device=cuda or clip_model=openai/clip-vit-base-patch32; repeatable")
+    p.add_argument(
+        "--encoder-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an encoder option, e.g. device=cuda or clip_model=openai/clip-vit-base-patch32; repeatable",
+    )
     p.add_argument("--out", required=True, help="folder to write {id}.npz and manifest.json to")
     p.add_argument("--media-dir", default=None, help="folder of the media files (default: DATASET/videos)")
-    p.add_argument("--task", type=str.upper, choices=tuple(TASK_STRIDES), default=None,
-                   help="the task the features are for: sets the grid's stride (TAL 8, AVEL and SED 4)")
-    p.add_argument("--stride", type=int, default=None,
-                   help="snippet stride in frames at 16 fps (default: from --task, else from the dataset folder's "
-                        "name tal/avel/sed)")
+    p.add_argument(
+        "--task",
+        type=str.upper,
+        choices=tuple(TASK_STRIDES),
+        default=None,
+        help="the task the features are for: sets the grid's stride (TAL 8, AVEL and SED 4)",
+    )
+    p.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        help="snippet stride in frames at 16 fps (default: from --task, else from the dataset folder's "
+        "name tal/avel/sed)",
+    )
     p.add_argument("--num-frames", type=int, default=16, help="frames per visual snippet (default 16)")
-    p.add_argument("--cache-dir", default=None,
-                   help="also read/write the encoder feature cache in this folder (default: no cache)")
+    p.add_argument(
+        "--cache-dir", default=None, help="also read/write the encoder feature cache in this folder (default: no cache)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -89,16 +107,21 @@ def run(args: argparse.Namespace) -> int:
     if local_world > 1:  # processes sharing a machine share its cores
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
     options = parse_options(args.encoder_option)
-    if args.encoder == "clip-clap" and dist.world_size > 1 and options.get("device") in ("cuda", "auto") \
-            and torch.cuda.is_available():
+    if (
+        args.encoder == "clip-clap"
+        and dist.world_size > 1
+        and options.get("device") in ("cuda", "auto")
+        and torch.cuda.is_available()
+    ):
         options["device"] = f"cuda:{dist.local_rank}"  # one GPU per local process
     grid = SnippetGrid(stride=resolve_stride(args.stride, args.task, args.dataset), num_frames=args.num_frames)
     ann, media_dir = dataset_layout(args.dataset, args.media_dir)
     ids = list(load_annotation_db(ann).videos)
     if not ids:
         raise ValueError(f"{ann}: the annotation file lists no video")
-    encoder = build_encoder(EncoderSpec(args.encoder, options),
-                            cache=FeatureCache(args.cache_dir) if args.cache_dir else None)
+    encoder = build_encoder(
+        EncoderSpec(args.encoder, options), cache=FeatureCache(args.cache_dir) if args.cache_dir else None
+    )
     summary = extract_features(find_media(media_dir, ids), encoder, grid, args.out, dist, progress=not args.quiet)
     print(summary.line(), file=sys.stderr)
     if summary.failures:

@@ -22,7 +22,14 @@ def run(args: argparse.Namespace) -> int:
     from uniav.model.uniav import UniAV
 
     model = UniAV.from_pretrained(args.model_dir)  # validates the folder before anything is uploaded
-    url = push_to_hub(model, args.repo_id, private=args.private or None, token=args.token, revision=args.revision,
-                      commit_message=args.message, folder=args.model_dir)
+    url = push_to_hub(
+        model,
+        args.repo_id,
+        private=args.private or None,
+        token=args.token,
+        revision=args.revision,
+        commit_message=args.message,
+        folder=args.model_dir,
+    )
     print(f"pushed {args.model_dir} to {args.repo_id}: {url}")
     return 0

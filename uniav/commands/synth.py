@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 NAME = "synth"
-HELP = ("generate UniAV-Synth: procedural TAL / AVEL / SED videos (H.264 + AAC MP4) with annotations "
-        "in the authors' JSON layout, deterministic by seed")
+HELP = (
+    "generate UniAV-Synth: procedural TAL / AVEL / SED videos (H.264 + AAC MP4) with annotations "
+    "in the authors' JSON layout, deterministic by seed"
+)
 
 KIND_NAMES = ("tal", "avel", "sed")
 
@@ -26,14 +28,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write {tal,avel,sed}/ into (created if needed)")
     p.add_argument("--videos", type=int, default=100, metavar="N", help="videos per sub-dataset (default 100)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed; same seed, same dataset (default 0)")
-    p.add_argument("--sounds", metavar="DIR",
-                   help="real recordings for the SED clips: one sub-folder per label (its name, underscores as "
-                        "spaces) holding audio files (wav, mp3, flac, ogg, m4a...)")
-    p.add_argument("--kinds", default="tal,avel,sed", metavar="LIST",
-                   help="sub-datasets to make, comma-separated (default tal,avel,sed)")
+    p.add_argument(
+        "--sounds",
+        metavar="DIR",
+        help="real recordings for the SED clips: one sub-folder per label (its name, underscores as "
+        "spaces) holding audio files (wav, mp3, flac, ogg, m4a...)",
+    )
+    p.add_argument(
+        "--kinds",
+        default="tal,avel,sed",
+        metavar="LIST",
+        help="sub-datasets to make, comma-separated (default tal,avel,sed)",
+    )
     p.add_argument("--workers", type=int, default=1, metavar="K", help="rendering processes (default 1)")
-    p.add_argument("--max-duration", type=float, metavar="SECONDS",
-                   help="cap video lengths (e.g. short example clips); default: TAL 30-180 s, AVEL 10-60 s, SED 10 s")
+    p.add_argument(
+        "--max-duration",
+        type=float,
+        metavar="SECONDS",
+        help="cap video lengths (e.g. short example clips); default: TAL 30-180 s, AVEL 10-60 s, SED 10 s",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -53,7 +66,10 @@ def config_from_args(args: argparse.Namespace):
         cap = args.max_duration
         specs = {k: replace(s, duration=(min(s.duration[0], cap), min(s.duration[1], cap))) for k, s in specs.items()}
     return SynthConfig(
-        seed=args.seed, videos=args.videos, kinds=kinds, specs=specs,
+        seed=args.seed,
+        videos=args.videos,
+        kinds=kinds,
+        specs=specs,
         sounds_dir=Path(args.sounds) if args.sounds else None,
     )
 

@@ -12,13 +12,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="training configuration (see configs/)")
     p.add_argument("--tasks", default=None, help="train only these tasks, e.g. 'sed' (single-task baseline)")
     p.add_argument("--output", default=None, help="run folder (default: the config's output)")
-    p.add_argument("--init-from", default=None,
-                   help="start from this model (folder or Hub id), e.g. multi-task weights for single-task tuning")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        help="start from this model (folder or Hub id), e.g. multi-task weights for single-task tuning",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs (after warm-up)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (one process per GPU under torchrun)")
-    p.add_argument("--no-prepare", action="store_true",
-                   help="do not generate UniAV-Synth or extract features that are missing")
+    p.add_argument(
+        "--no-prepare", action="store_true", help="do not generate UniAV-Synth or extract features that are missing"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -38,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
         from uniav.training.prepare import prepare_data
 
         prepare_data(cfg, progress=not args.quiet)
-    trainer = Trainer(cfg, device=args.device, output=args.output, init_from=args.init_from,
-                      progress=not args.quiet)
+    trainer = Trainer(cfg, device=args.device, output=args.output, init_from=args.init_from, progress=not args.quiet)
     trainer.fit(resume=args.resume)
     if trainer.dist.is_main:
         report = trainer.evaluate("test")

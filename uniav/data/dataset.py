@@ -119,12 +119,17 @@ class TaskDataset:
                 f"features in {getattr(store, 'folder', store)} (extract them with `uniav extract`)"
             )
         if missing:
-            log.warning("task %s: %d of %d videos of %s have no features and are left out (e.g. %s)", task.name,
-                        len(missing), len(selected.videos), list(self.subsets), missing[:3])
+            log.warning(
+                "task %s: %d of %d videos of %s have no features and are left out (e.g. %s)",
+                task.name,
+                len(missing),
+                len(selected.videos),
+                list(self.subsets),
+                missing[:3],
+            )
         self.video_ids: list[str] = list(kept)
         self._records = [self._relabel(rec, index) for rec in kept.values()]
-        self.ground_truth = AnnotationDB(classes=tuple(task.labels),
-                                         videos={r.video_id: r for r in self._records})
+        self.ground_truth = AnnotationDB(classes=tuple(task.labels), videos={r.video_id: r for r in self._records})
         self._arrays = [self._ground_truth_arrays(r) for r in self._records]
 
     @staticmethod

@@ -62,8 +62,10 @@ class ExtractSummary:
     failures: list[Failure] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"rank {self.rank}/{self.world_size}: {self.assigned} assigned, {len(self.written)} written, "
-                f"{len(self.skipped)} already there, {len(self.failures)} failed")
+        return (
+            f"rank {self.rank}/{self.world_size}: {self.assigned} assigned, {len(self.written)} written, "
+            f"{len(self.skipped)} already there, {len(self.failures)} failed"
+        )
 
 
 def shard(ids: Sequence[str], rank: int, world_size: int) -> list[str]:
@@ -102,8 +104,9 @@ def dataset_layout(dataset: str | Path, media_dir: str | Path | None = None) -> 
     if p.is_dir():
         ann = p / ANNOTATIONS_FILE
         if not ann.is_file():
-            raise FileNotFoundError(f"{p}: no {ANNOTATIONS_FILE} (expected the layout DATASET/{ANNOTATIONS_FILE} + "
-                                    f"DATASET/{VIDEOS_DIR}/)")
+            raise FileNotFoundError(
+                f"{p}: no {ANNOTATIONS_FILE} (expected the layout DATASET/{ANNOTATIONS_FILE} + DATASET/{VIDEOS_DIR}/)"
+            )
         media = Path(media_dir) if media_dir is not None else p / VIDEOS_DIR
     elif p.is_file():
         if media_dir is None:
@@ -117,8 +120,14 @@ def dataset_layout(dataset: str | Path, media_dir: str | Path | None = None) -> 
 
 
 def manifest_for(encoder: Encoder, grid: SnippetGrid) -> FeatureManifest:
-    return FeatureManifest(encoder=encoder.spec, cache_key=encoder.cache_key, visual_dim=encoder.visual_dim,
-                           audio_dim=encoder.audio_dim, text_dim=encoder.text_dim, grid=grid)
+    return FeatureManifest(
+        encoder=encoder.spec,
+        cache_key=encoder.cache_key,
+        visual_dim=encoder.visual_dim,
+        audio_dim=encoder.audio_dim,
+        text_dim=encoder.text_dim,
+        grid=grid,
+    )
 
 
 def prepare_output(out_dir: str | Path, manifest: FeatureManifest) -> Path:
@@ -170,14 +179,22 @@ def extract_features(
     todo = []
     for vid in mine:
         (summary.skipped if store.has(vid) else todo).append(vid)
-    bar = tqdm(todo, desc=f"extract rank {dist.rank}/{dist.world_size}", unit="file", disable=not progress,
-               position=dist.local_rank if dist.world_size > 1 else None, dynamic_ncols=True)
+    bar = tqdm(
+        todo,
+        desc=f"extract rank {dist.rank}/{dist.world_size}",
+        unit="file",
+        disable=not progress,
+        position=dist.local_rank if dist.world_size > 1 else None,
+        dynamic_ncols=True,
+    )
     for vid in bar:
         path = media[vid]
         try:
             if path is None:
-                raise FileNotFoundError(f"media file not found (looked for {vid}.<ext>, ext one of "
-                                        f"{', '.join(e[1:] for e in MEDIA_EXTENSIONS)})")
+                raise FileNotFoundError(
+                    f"media file not found (looked for {vid}.<ext>, ext one of "
+                    f"{', '.join(e[1:] for e in MEDIA_EXTENSIONS)})"
+                )
             feats = encoder.encode_file(path, [grid])[grid]
             write_npz_features(store.path(vid), feats.visual, feats.audio, feats.duration)
         except (KeyboardInterrupt, SystemExit):

@@ -65,9 +65,13 @@ class FeatureManifest:
     def to_dict(self) -> dict[str, Any]:
         g = self.grid
         return {
-            "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
-            "encoder": self.encoder.to_dict(), "cache_key": self.cache_key,
-            "visual_dim": self.visual_dim, "audio_dim": self.audio_dim, "text_dim": self.text_dim,
+            "format": MANIFEST_FORMAT,
+            "version": MANIFEST_VERSION,
+            "encoder": self.encoder.to_dict(),
+            "cache_key": self.cache_key,
+            "visual_dim": self.visual_dim,
+            "audio_dim": self.audio_dim,
+            "text_dim": self.text_dim,
             "grid": {"stride": g.stride, "num_frames": g.num_frames, "fps": g.fps, "audio_window_s": g.audio_window_s},
         }
 
@@ -80,10 +84,17 @@ class FeatureManifest:
         try:
             g = d["grid"]
             return cls(
-                encoder=EncoderSpec.from_dict(d["encoder"]), cache_key=str(d["cache_key"]),
-                visual_dim=int(d["visual_dim"]), audio_dim=int(d["audio_dim"]), text_dim=int(d["text_dim"]),
-                grid=SnippetGrid(stride=int(g["stride"]), num_frames=int(g["num_frames"]), fps=float(g["fps"]),
-                                 audio_window_s=float(g.get("audio_window_s", 1.0))),
+                encoder=EncoderSpec.from_dict(d["encoder"]),
+                cache_key=str(d["cache_key"]),
+                visual_dim=int(d["visual_dim"]),
+                audio_dim=int(d["audio_dim"]),
+                text_dim=int(d["text_dim"]),
+                grid=SnippetGrid(
+                    stride=int(g["stride"]),
+                    num_frames=int(g["num_frames"]),
+                    fps=float(g["fps"]),
+                    audio_window_s=float(g.get("audio_window_s", 1.0)),
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise FeatureError(f"{source}: malformed feature manifest ({type(exc).__name__}: {exc})") from exc
@@ -124,8 +135,12 @@ def write_npz_features(path: str | Path, visual: np.ndarray, audio: np.ndarray, 
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.stem}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, visual=np.ascontiguousarray(visual, dtype=np.float32),
-                     audio=np.ascontiguousarray(audio, dtype=np.float32), duration=np.float64(duration))
+            np.savez(
+                f,
+                visual=np.ascontiguousarray(visual, dtype=np.float32),
+                audio=np.ascontiguousarray(audio, dtype=np.float32),
+                duration=np.float64(duration),
+            )
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -211,8 +226,13 @@ class NpzFeatureStore(FeatureStore):
 class OnePeaceFeatureStore(FeatureStore):
     """The authors' ``.npy`` pairs (see the module docstring); `prefix` None tries ``""`` then ``"v_"``."""
 
-    def __init__(self, folder: str | Path, prefix: str | None = None, video_suffix: str = ONE_PEACE_VIDEO,
-                 audio_suffix: str = ONE_PEACE_AUDIO) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        prefix: str | None = None,
+        video_suffix: str = ONE_PEACE_VIDEO,
+        audio_suffix: str = ONE_PEACE_AUDIO,
+    ) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise FileNotFoundError(f"feature folder not found: {self.folder}")

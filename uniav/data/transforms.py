@@ -69,6 +69,7 @@ class SampleBatch:
 
 # ---- seconds <-> grid ---------------------------------------------------------------------------------
 
+
 def task_timing(task: TaskConfig, duration: float) -> GridTiming:
     """The task's native grid (no resize) for a video of `duration` seconds."""
     return GridTiming(task.feat_stride, task.num_frames, task.fps, duration)
@@ -102,6 +103,7 @@ def grid_offset(timing: GridTiming) -> float:
 
 # ---- the ActivityNet resize ----------------------------------------------------------------------------
 
+
 def resize_to_length(visual: torch.Tensor, audio: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Linearly resize channels-first (Dv, T) / (Da, T) features to `length` steps (``align_corners=False``,
     the official ``F.interpolate`` call); returned unchanged when T already equals `length`."""
@@ -134,6 +136,7 @@ def to_grid(item: VideoItem, task: TaskConfig) -> GridSample:
 
 # ---- training crops -----------------------------------------------------------------------------------
 
+
 def _visible_ratio(segments: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Share of each segment inside [lo, hi] (broadcast); NaN for zero-length segments (never kept)."""
     inter = np.clip(np.minimum(hi, segments[..., 1]) - np.maximum(lo, segments[..., 0]), 0.0, None)
@@ -149,12 +152,14 @@ def clip_to_features(sample: GridSample, trunc_thresh: float) -> GridSample:
     end = sample.length + grid_offset(sample.timing)
     keep = (seg[:, 0] < end) & (_visible_ratio(seg, np.float64(-np.inf), np.float64(end)) >= trunc_thresh)
     clipped = np.stack([seg[keep, 0], np.minimum(seg[keep, 1], end)], axis=1)
-    return dataclasses.replace(sample, segments=torch.from_numpy(clipped.astype(np.float32)),
-                               labels=sample.labels[torch.from_numpy(keep)])
+    return dataclasses.replace(
+        sample, segments=torch.from_numpy(clipped.astype(np.float32)), labels=sample.labels[torch.from_numpy(keep)]
+    )
 
 
-def train_crop(sample: GridSample, task: TaskConfig, rng: np.random.Generator,
-               crop_ratio: tuple[float, float] | None = (0.9, 1.0)) -> GridSample:
+def train_crop(
+    sample: GridSample, task: TaskConfig, rng: np.random.Generator, crop_ratio: tuple[float, float] | None = (0.9, 1.0)
+) -> GridSample:
     """The official training crop (``truncate_feats``), deterministic given `rng`.
 
     1. `clip_to_features` (segments past the features' end).
@@ -195,14 +200,15 @@ def train_crop(sample: GridSample, task: TaskConfig, rng: np.random.Generator,
     new_seg = np.stack([np.maximum(seg[keep, 0], lo_edge), np.minimum(seg[keep, 1], hi_edge)], axis=1) - start
     return dataclasses.replace(
         sample,
-        visual=sample.visual[:, start:start + length].clone(),
-        audio=sample.audio[:, start:start + length].clone(),
+        visual=sample.visual[:, start : start + length].clone(),
+        audio=sample.audio[:, start : start + length].clone(),
         segments=torch.from_numpy(new_seg.astype(np.float32)).reshape(-1, 2),
         labels=sample.labels[torch.from_numpy(keep)],
     )
 
 
 # ---- batching -----------------------------------------------------------------------------------------
+
 
 def pad_batch(samples: Sequence[GridSample], length: int | None = None) -> SampleBatch:
     """Zero-pad samples to `length` (default: the longest) with a validity mask.
@@ -221,10 +227,19 @@ def pad_batch(samples: Sequence[GridSample], length: int | None = None) -> Sampl
     audio = torch.zeros((len(samples), da, target))
     for i, s in enumerate(samples):
         if s.visual.shape[0] != dv or s.audio.shape[0] != da:
-            raise ValueError(f"sample {s.video_id!r}: widths {s.visual.shape[0]}/{s.audio.shape[0]} differ from "
-                             f"the batch's {dv}/{da}")
+            raise ValueError(
+                f"sample {s.video_id!r}: widths {s.visual.shape[0]}/{s.audio.shape[0]} differ from "
+                f"the batch's {dv}/{da}"
+            )
         visual[i, :, : s.length] = s.visual
         audio[i, :, : s.length] = s.audio
     mask = (torch.arange(target)[None, :] < lengths[:, None])[:, None, :]
-    return SampleBatch(visual, audio, mask, [s.segments for s in samples], [s.labels for s in samples],
-                       [s.timing for s in samples], [s.video_id for s in samples])
+    return SampleBatch(
+        visual,
+        audio,
+        mask,
+        [s.segments for s in samples],
+        [s.labels for s in samples],
+        [s.timing for s in samples],
+        [s.video_id for s in samples],
+    )

@@ -132,8 +132,12 @@ class Encoder(ABC):
 
     def describe(self) -> dict[str, Any]:
         """The spec and widths, as a model config or a model card records them."""
-        return {**self.spec.to_dict(), "visual_dim": self.visual_dim, "audio_dim": self.audio_dim,
-                "text_dim": self.text_dim}
+        return {
+            **self.spec.to_dict(),
+            "visual_dim": self.visual_dim,
+            "audio_dim": self.audio_dim,
+            "text_dim": self.text_dim,
+        }
 
 
 class MediaEncoder(Encoder):
@@ -150,6 +154,7 @@ class MediaEncoder(Encoder):
 
 
 # ---- helpers shared by the backends ---------------------------------------------------------------
+
 
 def unique_grids(grids: Iterable[SnippetGrid]) -> list[SnippetGrid]:
     """The grids in order, without repeats; at least one required."""

@@ -88,27 +88,44 @@ class FeatureCache:
                 raise ValueError(f"inconsistent shapes visual {visual.shape}, audio {audio.shape}")
             if not (np.isfinite(visual).all() and np.isfinite(audio).all()):
                 raise ValueError("non-finite values")
-            return ClipFeatures(visual=visual, audio=audio, duration=float(meta["duration"]),
-                                has_video=bool(meta["has_video"]), has_audio=bool(meta["has_audio"]),
-                                notes=tuple(str(n) for n in meta["notes"]))
+            return ClipFeatures(
+                visual=visual,
+                audio=audio,
+                duration=float(meta["duration"]),
+                has_video=bool(meta["has_video"]),
+                has_audio=bool(meta["has_audio"]),
+                notes=tuple(str(n) for n in meta["notes"]),
+            )
         except Exception as e:  # noqa: BLE001 - any unreadable entry is a miss, never a crash
-            log.warning("ignoring unreadable feature cache entry %s (%s: %s); it will be rewritten",
-                        path, type(e).__name__, e)
+            log.warning(
+                "ignoring unreadable feature cache entry %s (%s: %s); it will be rewritten", path, type(e).__name__, e
+            )
             return None
 
     def store(self, content_sha: str, cache_key: str, grid: SnippetGrid, feats: ClipFeatures) -> Path:
         """Write one entry atomically (temporary file + rename); returns its path."""
         path = self.entry_path(content_sha, cache_key, grid)
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"format": _FORMAT, "sha256": content_sha, "cache_key": cache_key, "grid": grid_slug(grid),
-                "length": int(len(feats.visual)), "duration": float(feats.duration),
-                "has_video": bool(feats.has_video), "has_audio": bool(feats.has_audio),
-                "notes": list(feats.notes)}
+        meta = {
+            "format": _FORMAT,
+            "sha256": content_sha,
+            "cache_key": cache_key,
+            "grid": grid_slug(grid),
+            "length": int(len(feats.visual)),
+            "duration": float(feats.duration),
+            "has_video": bool(feats.has_video),
+            "has_audio": bool(feats.has_audio),
+            "notes": list(feats.notes),
+        }
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, visual=np.ascontiguousarray(feats.visual, dtype=np.float32),
-                         audio=np.ascontiguousarray(feats.audio, dtype=np.float32), meta=np.array(json.dumps(meta)))
+                np.savez(
+                    f,
+                    visual=np.ascontiguousarray(feats.visual, dtype=np.float32),
+                    audio=np.ascontiguousarray(feats.audio, dtype=np.float32),
+                    meta=np.array(json.dumps(meta)),
+                )
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -178,8 +195,9 @@ class CachedEncoder(Encoder):
         found = {g: self.cache.load(sha, key, g) for g in unique_grids(grids)}
         return {g: f for g, f in found.items() if f is not None}
 
-    def encode_file(self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
-                    ) -> dict[SnippetGrid, ClipFeatures]:
+    def encode_file(
+        self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
+    ) -> dict[SnippetGrid, ClipFeatures]:
         grids = unique_grids(grids)
         if not self.inner.cacheable:
             return self.inner.encode_file(path, grids, progress)

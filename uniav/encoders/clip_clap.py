@@ -71,9 +71,7 @@ class ClipClapOptions:
         if opts.text not in TEXT_MODES:
             raise EncoderError(f"encoder 'clip-clap': text must be one of {TEXT_MODES}, got {opts.text!r}")
         if int(opts.batch_size) < 1 or int(opts.frames_per_snippet) < 1:
-            raise EncoderError(
-                f"encoder 'clip-clap': batch_size and frames_per_snippet must be >= 1, got {opts}"
-            )
+            raise EncoderError(f"encoder 'clip-clap': batch_size and frames_per_snippet must be >= 1, got {opts}")
         return opts
 
     def numeric(self) -> dict[str, Any]:
@@ -171,7 +169,7 @@ class ClipClapEncoder(MediaEncoder):
         bs = int(self.options.batch_size)
         with torch.no_grad():
             for a in range(0, len(frames), bs):
-                inputs = proc.image_processor(images=list(frames[a:a + bs]), return_tensors="pt")
+                inputs = proc.image_processor(images=list(frames[a : a + bs]), return_tensors="pt")
                 pixels = inputs["pixel_values"].to(self.device)
                 emb = model.get_image_features(pixel_values=pixels).pooler_output
                 out.append(torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy())
@@ -186,15 +184,17 @@ class ClipClapEncoder(MediaEncoder):
         bs = int(self.options.batch_size)
         with torch.no_grad():
             for a in range(0, len(windows), bs):
-                feats = proc.feature_extractor(list(windows[a:a + bs]), sampling_rate=sample_rate,
-                                               return_tensors="pt")
+                feats = proc.feature_extractor(
+                    list(windows[a : a + bs]), sampling_rate=sample_rate, return_tensors="pt"
+                )
                 feats = {k: v.to(self.device) for k, v in feats.items()}
                 emb = model.get_audio_features(**feats).pooler_output
                 out.append(torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy())
         return np.concatenate(out, axis=0) if out else np.zeros((0, self.audio_dim), np.float32)
 
-    def _embed_windows(self, wave: np.ndarray, starts: np.ndarray, width: int, sample_rate: int,
-                       report: ProgressFn | None = None) -> np.ndarray:
+    def _embed_windows(
+        self, wave: np.ndarray, starts: np.ndarray, width: int, sample_rate: int, report: ProgressFn | None = None
+    ) -> np.ndarray:
         """CLAP embeddings of the windows [start, start + width) of `wave` (zeros outside), batch by batch."""
         pad_l = int(max(0, -starts.min()))
         pad_r = int(max(0, starts.max() + width - len(wave)))
@@ -202,7 +202,7 @@ class ClipClapEncoder(MediaEncoder):
         step = int(self.options.batch_size)
         parts = []
         for a in range(0, len(starts), step):
-            idx = (starts[a:a + step] + pad_l)[:, None] + np.arange(width)[None, :]
+            idx = (starts[a : a + step] + pad_l)[:, None] + np.arange(width)[None, :]
             parts.append(self.embed_audio(padded[idx], sample_rate))
             if report is not None:
                 report(min(a + step, len(starts)) / len(starts))
@@ -217,14 +217,16 @@ class ClipClapEncoder(MediaEncoder):
             if self.options.text in ("concat", "clip"):
                 model, proc = self._clip_parts()
                 tok = proc.tokenizer(prompts, padding=True, truncation=True, return_tensors="pt").to(self.device)
-                emb = model.get_text_features(input_ids=tok["input_ids"],
-                                              attention_mask=tok["attention_mask"]).pooler_output
+                emb = model.get_text_features(
+                    input_ids=tok["input_ids"], attention_mask=tok["attention_mask"]
+                ).pooler_output
                 parts.append(torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy())
             if self.options.text in ("concat", "clap"):
                 model, proc = self._clap_parts()
                 tok = proc.tokenizer(prompts, padding=True, truncation=True, return_tensors="pt").to(self.device)
-                emb = model.get_text_features(input_ids=tok["input_ids"],
-                                              attention_mask=tok["attention_mask"]).pooler_output
+                emb = model.get_text_features(
+                    input_ids=tok["input_ids"], attention_mask=tok["attention_mask"]
+                ).pooler_output
                 parts.append(torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy())
         out = np.concatenate(parts, axis=1) / np.float32(math.sqrt(len(parts)))
         return out.astype(np.float32)
@@ -245,8 +247,9 @@ class ClipClapEncoder(MediaEncoder):
         scale = target / min(w, h)
         return max(1, round(w * scale)), max(1, round(h * scale))
 
-    def _visual(self, path: str | Path, info: Any, fps: float, needed: np.ndarray, stages: ProgressSplitter
-                ) -> tuple[np.ndarray, int, list[str]]:
+    def _visual(
+        self, path: str | Path, info: Any, fps: float, needed: np.ndarray, stages: ProgressSplitter
+    ) -> tuple[np.ndarray, int, list[str]]:
         """Embeddings of the needed frame indices (sorted unique) while streaming; (emb, #decoded, notes).
 
         Rows of indices past the last decoded frame hold the last frame's embedding."""
@@ -284,8 +287,9 @@ class ClipClapEncoder(MediaEncoder):
             emb[past:] = self.embed_frames(last)[0]
         return emb, start, list(getattr(stream, "notes", []) or [])
 
-    def encode_file(self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
-                    ) -> dict[SnippetGrid, ClipFeatures]:
+    def encode_file(
+        self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
+    ) -> dict[SnippetGrid, ClipFeatures]:
         grids = unique_grids(grids)
         fps = common_fps(grids)
         stages = ProgressSplitter(progress, [1.0, 5.0, 4.0])
@@ -339,12 +343,16 @@ class ClipClapEncoder(MediaEncoder):
                 emb_a = self._embed_windows(wave, starts, span, sr, lambda f: stages.report(2, f))
                 offsets = np.cumsum([0] + [len(bd) for bd in bounds])
                 for i, g in enumerate(group):
-                    aud_rows[g] = emb_a[inverse[offsets[i]:offsets[i + 1]]]
+                    aud_rows[g] = emb_a[inverse[offsets[i] : offsets[i + 1]]]
         stages.report(2, 1.0)
         return {
-            g: ClipFeatures(visual=vis_rows[g].astype(np.float32), audio=aud_rows[g].astype(np.float32),
-                            duration=duration, has_video=bool(info.has_video), has_audio=bool(info.has_audio),
-                            notes=merge_notes(notes))
+            g: ClipFeatures(
+                visual=vis_rows[g].astype(np.float32),
+                audio=aud_rows[g].astype(np.float32),
+                duration=duration,
+                has_video=bool(info.has_video),
+                has_audio=bool(info.has_audio),
+                notes=merge_notes(notes),
+            )
             for g in grids
         }
-

@@ -9,8 +9,9 @@ from uniav.encoders.cache import CachedEncoder, FeatureCache
 ENCODER_KINDS = ("signal", "clip-clap", "features")
 
 
-def build_encoder(spec: EncoderSpec, *, media: MediaFunctions | None = None,
-                  cache: FeatureCache | None = None) -> Encoder:
+def build_encoder(
+    spec: EncoderSpec, *, media: MediaFunctions | None = None, cache: FeatureCache | None = None
+) -> Encoder:
     """The encoder of `spec.kind` with `spec.options`.
 
     `media` replaces the decoders (`uniav.media` by default); with `cache`, the encoder is wrapped in a

@@ -69,8 +69,9 @@ class FeaturesOptions:
         check_options(KIND, options, [f for f in cls.__dataclass_fields__])
         opts = dict(options)
         te = opts.get("text_embeddings") or {}
-        opts["text_embeddings"] = {"default": str(te)} if isinstance(te, str | Path) else {
-            str(k): str(v) for k, v in te.items()}
+        opts["text_embeddings"] = (
+            {"default": str(te)} if isinstance(te, str | Path) else {str(k): str(v) for k, v in te.items()}
+        )
         return cls(**opts)
 
 
@@ -94,11 +95,15 @@ def load_prompt_list(npy_path: Path, rows: int) -> list[str]:
         elif isinstance(data, dict) and "labels" in data and "template" in data:
             prompts = [str(data["template"]).format(label=lab) for lab in data["labels"]]
         else:
-            raise EncoderError(f"{js}: expected a list of prompts, {{'prompts': [...]}} or "
-                               "{'labels': [...], 'template': '...{label}...'}")
+            raise EncoderError(
+                f"{js}: expected a list of prompts, {{'prompts': [...]}} or "
+                "{'labels': [...], 'template': '...{label}...'}"
+            )
     else:
-        raise EncoderError(f"prompt embeddings {npy_path} have no prompt list: write {txt.name} (one prompt per "
-                           f"line, in row order) or {js.name} beside it")
+        raise EncoderError(
+            f"prompt embeddings {npy_path} have no prompt list: write {txt.name} (one prompt per "
+            f"line, in row order) or {js.name} beside it"
+        )
     if len(prompts) != rows:
         raise EncoderError(f"{source} lists {len(prompts)} prompts but {npy_path} has {rows} rows")
     return prompts
@@ -178,8 +183,9 @@ class FeaturesEncoder(Encoder):
             raise EncoderError(f"{what} features {path} have shape {arr.shape}, expected (T, {dim})")
         return arr.astype(np.float32)
 
-    def encode_file(self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
-                    ) -> dict[SnippetGrid, ClipFeatures]:
+    def encode_file(
+        self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
+    ) -> dict[SnippetGrid, ClipFeatures]:
         grids = unique_grids(grids)
         if self.options.stride is not None:
             bad = [g.stride for g in grids if g.stride != int(self.options.stride)]
@@ -198,8 +204,12 @@ class FeaturesEncoder(Encoder):
             duration = (t * g0.stride + 0.5 * g0.num_frames) / g0.fps
         if progress is not None:
             progress(1.0)
-        return {g: ClipFeatures(visual=visual, audio=audio, duration=float(duration), has_video=True,
-                                has_audio=True, notes=()) for g in grids}
+        return {
+            g: ClipFeatures(
+                visual=visual, audio=audio, duration=float(duration), has_video=True, has_audio=True, notes=()
+            )
+            for g in grids
+        }
 
     # ---- text ----------------------------------------------------------------------------------
     def _prompt_table(self) -> dict[str, np.ndarray]:
@@ -211,8 +221,9 @@ class FeaturesEncoder(Encoder):
                     raise EncoderError(f"prompt embeddings of task {task}: {path} does not exist")
                 emb = np.load(path, allow_pickle=False)
                 if emb.ndim != 2 or emb.shape[1] != self.text_dim:
-                    raise EncoderError(f"prompt embeddings {path} have shape {emb.shape}, "
-                                       f"expected (C, {self.text_dim})")
+                    raise EncoderError(
+                        f"prompt embeddings {path} have shape {emb.shape}, expected (C, {self.text_dim})"
+                    )
                 for prompt, row in zip(load_prompt_list(path, len(emb)), emb, strict=True):
                     table.setdefault(_normalise_prompt(prompt), row.astype(np.float32))
             self._prompts = table

@@ -60,9 +60,11 @@ def _scale_log(power: np.ndarray) -> np.ndarray:
     return ((np.log10(power + _EPS) + 5.0) / 3.0).astype(np.float32)
 
 
-def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sample_rate: int = SAMPLE_RATE,
-                   fmin: float = FMIN, fmax: float = FMAX) -> np.ndarray:
+def mel_filterbank(
+    n_mels: int = N_MELS, n_fft: int = N_FFT, sample_rate: int = SAMPLE_RATE, fmin: float = FMIN, fmax: float = FMAX
+) -> np.ndarray:
     """(n_fft // 2 + 1, n_mels) triangular HTK-mel filters, each normalised to unit area."""
+
     def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
         return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
 
@@ -77,8 +79,14 @@ def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sample_rate: int = 
     return fb.astype(np.float32)
 
 
-def _spectral_columns(frames: np.ndarray, fb: np.ndarray, freqs_rel: np.ndarray, window: np.ndarray,
-                      low_mask: np.ndarray, high_mask: np.ndarray) -> np.ndarray:
+def _spectral_columns(
+    frames: np.ndarray,
+    fb: np.ndarray,
+    freqs_rel: np.ndarray,
+    window: np.ndarray,
+    low_mask: np.ndarray,
+    high_mask: np.ndarray,
+) -> np.ndarray:
     """Descriptor columns except flux for a (n, WIN) batch of raw frames -> (n, FRAME_DESC_DIM)."""
     n = frames.shape[0]
     spec = np.fft.rfft(frames * window, n=N_FFT, axis=1)
@@ -146,9 +154,24 @@ def _window_stats(w: np.ndarray) -> np.ndarray:
     fl = w[:, :, _C_FLUX]
     parts.append(np.stack([fl.mean(1), fl.std(1), fl.max(1)], axis=1))
     flat, cen, bw, roll, zcr = (w[:, :, c] for c in (_C_FLAT, _C_CENTROID, _C_BW, _C_ROLLOFF, _C_ZCR))
-    parts.append(np.stack([flat.mean(1), flat.std(1), cen.mean(1), cen.std(1), bw.mean(1), roll.mean(1),
-                           roll.std(1), zcr.mean(1), zcr.std(1), w[:, :, _C_LOW].mean(1),
-                           w[:, :, _C_HIGH].mean(1)], axis=1))
+    parts.append(
+        np.stack(
+            [
+                flat.mean(1),
+                flat.std(1),
+                cen.mean(1),
+                cen.std(1),
+                bw.mean(1),
+                roll.mean(1),
+                roll.std(1),
+                zcr.mean(1),
+                zcr.std(1),
+                w[:, :, _C_LOW].mean(1),
+                w[:, :, _C_HIGH].mean(1),
+            ],
+            axis=1,
+        )
+    )
     silent_level = (SILENCE_LOG10 + 5.0) / 3.0
     parts.append((e < silent_level).mean(axis=1, keepdims=True))
     # modulation spectra (1 Hz resolution for 100 frames at 100 Hz)
@@ -165,8 +188,9 @@ def _window_stats(w: np.ndarray) -> np.ndarray:
     return out
 
 
-def window_features(desc: np.ndarray, grid: SnippetGrid, num: int, sample_rate: int = SAMPLE_RATE,
-                    silence: np.ndarray | None = None) -> np.ndarray:
+def window_features(
+    desc: np.ndarray, grid: SnippetGrid, num: int, sample_rate: int = SAMPLE_RATE, silence: np.ndarray | None = None
+) -> np.ndarray:
     """(num, AUDIO_DIM) statistics of each snippet's audio window, from `frame_descriptors` output."""
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"signal audio features need {SAMPLE_RATE} Hz audio, got {sample_rate} Hz")

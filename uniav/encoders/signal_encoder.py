@@ -106,8 +106,9 @@ class SignalEncoder(MediaEncoder):
     def encode_text(self, prompts: Sequence[str]) -> np.ndarray:
         return signal_text.embed_texts(list(prompts), dim=self.options.text_dim)
 
-    def _frame_rows(self, path: str | Path, info: Any, fps: float, stages: ProgressSplitter
-                    ) -> tuple[np.ndarray, list[str]]:
+    def _frame_rows(
+        self, path: str | Path, info: Any, fps: float, stages: ProgressSplitter
+    ) -> tuple[np.ndarray, list[str]]:
         """(N, frame_dim) per-frame rows of the whole video, streamed chunk by chunk, and the stream's notes."""
         size = (self.options.frame_size, self.options.frame_size)
         stream = self.media.open_video(path, fps=fps, size=size, chunk=self.options.chunk, info=info)
@@ -123,8 +124,9 @@ class SignalEncoder(MediaEncoder):
         dim = signal_visual.frame_dim(self.options.cells)
         return (np.concatenate(rows, axis=0) if rows else np.zeros((0, dim), np.float32)), notes
 
-    def encode_file(self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
-                    ) -> dict[SnippetGrid, ClipFeatures]:
+    def encode_file(
+        self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
+    ) -> dict[SnippetGrid, ClipFeatures]:
         grids = unique_grids(grids)
         fps = common_fps(grids)
         stages = ProgressSplitter(progress, [1.0, 8.0, 1.0])
@@ -152,7 +154,9 @@ class SignalEncoder(MediaEncoder):
             out[grid] = ClipFeatures(
                 visual=signal_visual.window_features(rows, grid, n, self.options.cells),
                 audio=signal_audio.window_features(desc, grid, n, track.sample_rate, silence=silence),
-                duration=duration, has_video=bool(info.has_video), has_audio=bool(info.has_audio),
+                duration=duration,
+                has_video=bool(info.has_video),
+                has_audio=bool(info.has_audio),
                 notes=merge_notes(notes),
             )
             stages.report(2, (i + 1) / len(grids))

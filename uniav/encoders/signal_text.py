@@ -50,7 +50,7 @@ def text_features(text: str) -> dict[str, float]:
         add("w:" + word, _WORD_WEIGHT * scale)
         padded = f"<{word}>"
         for n in NGRAM_SIZES:
-            grams = [padded[i:i + n] for i in range(max(1, len(padded) - n + 1))]
+            grams = [padded[i : i + n] for i in range(max(1, len(padded) - n + 1))]
             for gram in grams:
                 add(f"c{n}:{gram}", scale / len(grams))
     for a, b in zip(words, words[1:], strict=False):

@@ -69,8 +69,9 @@ def _grads(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gx, gy
 
 
-def _solve_flow(sxx: np.ndarray, syy: np.ndarray, sxy: np.ndarray, sxt: np.ndarray, syt: np.ndarray,
-                reg: float) -> tuple[np.ndarray, np.ndarray]:
+def _solve_flow(
+    sxx: np.ndarray, syy: np.ndarray, sxy: np.ndarray, sxt: np.ndarray, syt: np.ndarray, reg: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Regularised Lucas-Kanade: [sxx+r sxy; sxy syy+r] [u v] = -[sxt syt], element-wise."""
     a, d = sxx + reg, syy + reg
     det = a * d - sxy * sxy
@@ -116,8 +117,24 @@ class FrameFeaturizer:
         cell_px = (h // g) * (w // g)
         c = g * g
         # every per-pixel map pooled over the cells at once: (n, K, H, W) -> (n, K, c) by two matmuls
-        maps = np.stack([rgb[..., 0], rgb[..., 1], rgb[..., 2], y, y * y, np.abs(gx), np.abs(gy), adt,
-                         mx * mx, my * my, mx * my, mx * dt, my * dt], axis=1)
+        maps = np.stack(
+            [
+                rgb[..., 0],
+                rgb[..., 1],
+                rgb[..., 2],
+                y,
+                y * y,
+                np.abs(gx),
+                np.abs(gy),
+                adt,
+                mx * mx,
+                my * my,
+                mx * my,
+                mx * dt,
+                my * dt,
+            ],
+            axis=1,
+        )
         pool_h = (np.arange(h)[:, None] // (h // g) == np.arange(g)[None, :]).astype(np.float32)  # (H, g)
         pool_w = (np.arange(w)[:, None] // (w // g) == np.arange(g)[None, :]).astype(np.float32)  # (W, g)
         cs = (pool_h.T @ maps @ pool_w).reshape(n, maps.shape[1], c)  # cell sums, cell-major
@@ -154,8 +171,7 @@ class FrameFeaturizer:
         div = (u_r * px + v_r * py).sum(axis=1) / norm
         curl = (v_r * px - u_r * py).sum(axis=1) / norm
 
-        glob = np.stack([u_g / 2, v_g / 2, log_energy, cx, cy, sx, sy, y_mean.mean(axis=1), sat, div, curl],
-                        axis=1)
+        glob = np.stack([u_g / 2, v_g / 2, log_energy, cx, cy, sx, sy, y_mean.mean(axis=1), sat, div, curl], axis=1)
         out = np.concatenate([colour, y_std, grad, motion, u_r / 2, v_r / 2, glob], axis=1)
         return out.astype(np.float32)
 
@@ -164,7 +180,7 @@ def _pool(win: np.ndarray, cells: int) -> np.ndarray:
     """(B, F, frame_dim) windows of frame rows -> (B, visual_dim)."""
     b, f, d = win.shape
     c = cells * cells
-    glob = win[:, :, d - N_GLOBAL:]
+    glob = win[:, :, d - N_GLOBAL :]
     t = np.arange(f, dtype=np.float32) - 0.5 * (f - 1)
     denom = max(float((t**2).sum()), 1e-6)
     slope_per_frame = np.einsum("t,btk->bk", t, glob) / denom
@@ -174,12 +190,13 @@ def _pool(win: np.ndarray, cells: int) -> np.ndarray:
     spec = np.abs(np.fft.rfft(detrended, axis=1)) / f  # (B, F//2+1, 11)
     bins = np.zeros((b, 4, N_GLOBAL), dtype=np.float32)
     k = min(4, spec.shape[1] - 1)
-    bins[:, :k] = spec[:, 1:1 + k]
-    motion = win[:, :, 6 * c:7 * c]
+    bins[:, :k] = spec[:, 1 : 1 + k]
+    motion = win[:, :, 6 * c : 7 * c]
     mspec = np.abs(np.fft.rfft(motion - motion.mean(axis=1, keepdims=True), axis=1)) / f
     m1 = mspec[:, 1] if mspec.shape[1] > 1 else np.zeros((b, c), dtype=np.float32)
-    maxima = np.stack([glob[:, :, 2].max(axis=1), np.abs(glob[:, :, 0]).max(axis=1),
-                       np.abs(glob[:, :, 1]).max(axis=1)], axis=1)
+    maxima = np.stack(
+        [glob[:, :, 2].max(axis=1), np.abs(glob[:, :, 0]).max(axis=1), np.abs(glob[:, :, 1]).max(axis=1)], axis=1
+    )
     out = np.concatenate([win.mean(axis=1), win.std(axis=1), bins.reshape(b, -1), slope, m1, maxima], axis=1)
     return out.astype(np.float32)
 

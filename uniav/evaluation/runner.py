@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from uniav.training.config import TaskDataConfig
 
 
-def predict_dataset(model: UniAV, dataset: TaskDataset, text: torch.Tensor | None, batch_size: int = 16
-                    ) -> Detections:
+def predict_dataset(model: UniAV, dataset: TaskDataset, text: torch.Tensor | None, batch_size: int = 16) -> Detections:
     """Detections (seconds, task label ids) of `model` on every video of `dataset` (see the module docstring).
 
     `text`: the (C, text_dim) prompt embeddings of the task's labels (None for a convolutional classifier).
@@ -55,8 +54,14 @@ def predict_dataset(model: UniAV, dataset: TaskDataset, text: torch.Tensor | Non
                 batch = model.make_batch([s.visual for s in samples], [s.audio for s in samples], task.name)
                 out = model(batch.visual, batch.audio, batch.mask, task.name, text)
                 for s, det in zip(samples, model.detect(out, task.name, [s.timing for s in samples]), strict=True):
-                    results.append({"video_id": s.video_id, "segments": det.segments.cpu().numpy(),
-                                    "labels": det.labels.cpu().numpy(), "scores": det.scores.cpu().numpy()})
+                    results.append(
+                        {
+                            "video_id": s.video_id,
+                            "segments": det.segments.cpu().numpy(),
+                            "labels": det.labels.cpu().numpy(),
+                            "scores": det.scores.cpu().numpy(),
+                        }
+                    )
 
             for i in range(len(dataset)):
                 sample = to_grid(dataset[i], task)
@@ -78,13 +83,15 @@ def predict_dataset(model: UniAV, dataset: TaskDataset, text: torch.Tensor | Non
 def evaluate_predictions(dataset: TaskDataset, detections: Detections, task: TaskConfig | None = None) -> TaskReport:
     """mAP of `detections` on `dataset` (its videos and subsets) at the task's tIoU thresholds."""
     task = task or dataset.task
-    result = evaluate_detections(dataset.ground_truth, detections, dataset.subsets, task.tiou_thresholds,
-                                 num_classes=task.num_classes)
+    result = evaluate_detections(
+        dataset.ground_truth, detections, dataset.subsets, task.tiou_thresholds, num_classes=task.num_classes
+    )
     return TaskReport(task=task.name, subset=dataset.subsets, classes=tuple(task.labels), result=result)
 
 
-def evaluate_model(model: UniAV, datasets: Mapping[str, TaskDataset], texts: Mapping[str, torch.Tensor | None],
-                   batch_size: int = 16) -> EvaluationReport:
+def evaluate_model(
+    model: UniAV, datasets: Mapping[str, TaskDataset], texts: Mapping[str, torch.Tensor | None], batch_size: int = 16
+) -> EvaluationReport:
     """mAP per task (the task's tIoU thresholds) of `model` on each dataset's subsets.
 
     `datasets` and `texts` are keyed by task name; a task missing from `texts` gets None (convolutional
@@ -96,9 +103,11 @@ def evaluate_model(model: UniAV, datasets: Mapping[str, TaskDataset], texts: Map
     for name, dataset in datasets.items():
         task = model.config.task(name)
         if tuple(dataset.task.labels) != tuple(task.labels):
-            raise ValueError(f"dataset of {task.name} was built with another vocabulary than the model's "
-                             f"({dataset.task.num_classes} vs {task.num_classes} labels): build it with "
-                             "model.config.task(name)")
+            raise ValueError(
+                f"dataset of {task.name} was built with another vocabulary than the model's "
+                f"({dataset.task.num_classes} vs {task.num_classes} labels): build it with "
+                "model.config.task(name)"
+            )
         dets = predict_dataset(model, dataset, texts.get(name), batch_size)
         tasks[task.name] = evaluate_predictions(dataset, dets, task)
         meta["videos"][task.name] = len(dataset)
@@ -107,8 +116,9 @@ def evaluate_model(model: UniAV, datasets: Mapping[str, TaskDataset], texts: Map
     return EvaluationReport(tasks=tasks, metadata=meta)
 
 
-def prompt_embeddings(model: UniAV, task: TaskConfig, data: TaskDataConfig | None, encoder: Encoder | None = None
-                      ) -> torch.Tensor | None:
+def prompt_embeddings(
+    model: UniAV, task: TaskConfig, data: TaskDataConfig | None, encoder: Encoder | None = None
+) -> torch.Tensor | None:
     """The (C, text_dim) embeddings of a task's class prompts (rows follow ``task.labels``).
 
     In order: ``data.prompt_embeddings`` (a .npy file) when given; else the embeddings attached to the model;
@@ -126,8 +136,9 @@ def prompt_embeddings(model: UniAV, task: TaskConfig, data: TaskDataConfig | Non
             raise FileNotFoundError(f"prompt embeddings of {task.name} not found: {path}")
         emb = np.load(path, allow_pickle=False)
         if emb.shape != want:
-            raise ValueError(f"{path}: prompt embeddings of {task.name} must be {want} (one row per label), "
-                             f"got {emb.shape}")
+            raise ValueError(
+                f"{path}: prompt embeddings of {task.name} must be {want} (one row per label), got {emb.shape}"
+            )
         return torch.from_numpy(np.ascontiguousarray(emb, dtype=np.float32))
     attached = model.prompt_embeddings.get(task.name)
     if attached is not None:
@@ -139,6 +150,7 @@ def prompt_embeddings(model: UniAV, task: TaskConfig, data: TaskDataConfig | Non
     prompts = task.prompts() if cfg.use_prompt_template else list(task.labels)
     emb = np.asarray(encoder.encode_text(prompts), dtype=np.float32)
     if emb.shape != want:
-        raise ValueError(f"encoder {encoder.spec.kind!r} gives text embeddings of shape {emb.shape}; the model "
-                         f"expects {want}")
+        raise ValueError(
+            f"encoder {encoder.spec.kind!r} gives text embeddings of shape {emb.shape}; the model expects {want}"
+        )
     return torch.from_numpy(emb)

@@ -17,8 +17,9 @@ class MaskedMHCA(nn.Module):
     Invalid keys get zero attention; the output is zeroed at invalid query positions.
     """
 
-    def __init__(self, dim: int, n_head: int, stride: int = 1, attn_dropout: float = 0.0,
-                 proj_dropout: float = 0.0) -> None:
+    def __init__(
+        self, dim: int, n_head: int, stride: int = 1, attn_dropout: float = 0.0, proj_dropout: float = 0.0
+    ) -> None:
         super().__init__()
         if dim % n_head:
             raise ValueError(f"dim {dim} not divisible by {n_head} heads")
@@ -39,8 +40,9 @@ class MaskedMHCA(nn.Module):
         self.proj = nn.Conv1d(dim, dim, 1)
         self.proj_drop = nn.Dropout(proj_dropout)
 
-    def forward(self, kv_src: torch.Tensor, q_src: torch.Tensor, mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, kv_src: torch.Tensor, q_src: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         b, c, _ = kv_src.shape
         q, q_mask = self.query_conv(q_src, mask)
         k, kv_mask = self.key_conv(kv_src, mask)
@@ -54,7 +56,10 @@ class MaskedMHCA(nn.Module):
 
         attn_mask = kv_mask[:, :, None, :]  # (B, 1, 1, T_kv): True where a key is valid
         out = F.scaled_dot_product_attention(
-            heads(q), heads(k), heads(v), attn_mask=attn_mask,
+            heads(q),
+            heads(k),
+            heads(v),
+            attn_mask=attn_mask,
             dropout_p=self.attn_dropout if self.training else 0.0,
         )
         out = out.transpose(2, 3).reshape(b, c, -1)

@@ -54,8 +54,15 @@ class AudioVisualBackbone(nn.Module):
         names = cfg.task_names
 
         def block(stride: int, experts: bool) -> ExpertBlock:
-            return ExpertBlock(d, cfg.n_head, names if experts else None, stride=stride, dropout=cfg.dropout,
-                               attn_dropout=cfg.attn_dropout, droppath=cfg.droppath)
+            return ExpertBlock(
+                d,
+                cfg.n_head,
+                names if experts else None,
+                stride=stride,
+                dropout=cfg.dropout,
+                attn_dropout=cfg.attn_dropout,
+                droppath=cfg.droppath,
+            )
 
         self.self_att_V = nn.ModuleList(block(1, cfg.experts_in_unimodal) for _ in range(n_stem - 1))
         self.self_att_A = nn.ModuleList(block(1, cfg.experts_in_unimodal) for _ in range(n_stem - 1))
@@ -81,8 +88,9 @@ class AudioVisualBackbone(nn.Module):
 
     def forward(self, x_v: torch.Tensor, x_a: torch.Tensor, mask: torch.Tensor, task: str) -> PyramidFeatures:
         mask_v = mask_a = mask
-        for conv_v, norm_v, conv_a, norm_a in zip(self.embd_V, self.embd_norm_V, self.embd_A, self.embd_norm_A,
-                                                  strict=True):
+        for conv_v, norm_v, conv_a, norm_a in zip(
+            self.embd_V, self.embd_norm_V, self.embd_A, self.embd_norm_A, strict=True
+        ):
             x_v, mask_v = conv_v(x_v, mask_v)
             x_v = self.relu(norm_v(x_v))
             x_a, mask_a = conv_a(x_a, mask_a)

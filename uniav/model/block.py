@@ -12,8 +12,11 @@ from uniav.model.layers import AffineDropPath, ChannelLayerNorm
 def feed_forward(dim: int, hidden: int, dropout: float) -> nn.Sequential:
     """Conv1d(D, 4D, 1) -> GELU -> Dropout -> Conv1d(4D, D, 1) -> Dropout (indices 0 and 3 hold weights)."""
     return nn.Sequential(
-        nn.Conv1d(dim, hidden, 1), nn.GELU(), nn.Dropout(dropout),
-        nn.Conv1d(hidden, dim, 1), nn.Dropout(dropout),
+        nn.Conv1d(dim, hidden, 1),
+        nn.GELU(),
+        nn.Dropout(dropout),
+        nn.Conv1d(hidden, dim, 1),
+        nn.Dropout(dropout),
     )
 
 
@@ -25,8 +28,16 @@ class ExpertBlock(nn.Module):
     ``task_names=None`` a single shared feed-forward (``ln2``, ``mlp``) serves every task.
     """
 
-    def __init__(self, dim: int, n_head: int, task_names: tuple[str, ...] | None, stride: int = 1,
-                 dropout: float = 0.0, attn_dropout: float = 0.0, droppath: float = 0.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        n_head: int,
+        task_names: tuple[str, ...] | None,
+        stride: int = 1,
+        dropout: float = 0.0,
+        attn_dropout: float = 0.0,
+        droppath: float = 0.0,
+    ) -> None:
         super().__init__()
         self.ln11 = ChannelLayerNorm(dim)
         self.ln12 = ChannelLayerNorm(dim)
@@ -57,8 +68,9 @@ class ExpertBlock(nn.Module):
             raise KeyError(f"no expert for task {task!r}; experts: {list(self.task_names)}")
         return getattr(self, f"ln2_{task}"), getattr(self, f"mlp_{task}")
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor, task: str
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor, task: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         out, out_mask = self.attn(self.ln11(x1), self.ln12(x2), mask)
         m = out_mask.to(out.dtype)
         out = self.pool_skip(x1) * m + self.drop_path_attn(out)

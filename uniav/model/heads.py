@@ -66,8 +66,9 @@ class LanguageAwareClsHead(ConvTower):
             scale * (v.transpose(1, 2) @ t.T) * m.transpose(1, 2).to(v.dtype) for v, m in zip(vis, masks, strict=True)
         ]
 
-    def forward(self, feats: list[torch.Tensor], masks: list[torch.Tensor], text: torch.Tensor,
-                task: str | None = None) -> list[torch.Tensor]:
+    def forward(
+        self, feats: list[torch.Tensor], masks: list[torch.Tensor], text: torch.Tensor, task: str | None = None
+    ) -> list[torch.Tensor]:
         return self.logits(self.visual_embeddings(feats, masks), masks, text)
 
 
@@ -82,8 +83,9 @@ class ConvClsHead(ConvTower):
             nn.init.constant_(layer.conv.bias, prior_bias(cfg.cls_prior_prob))
             self.cls_layer[t.name] = layer
 
-    def forward(self, feats: list[torch.Tensor], masks: list[torch.Tensor], text: torch.Tensor | None,
-                task: str) -> list[torch.Tensor]:
+    def forward(
+        self, feats: list[torch.Tensor], masks: list[torch.Tensor], text: torch.Tensor | None, task: str
+    ) -> list[torch.Tensor]:
         out = []
         for x, m in zip(feats, masks, strict=True):
             y, _ = self.cls_layer[task](self.tower(x, m), m)
@@ -103,8 +105,10 @@ class RegressionHead(ConvTower):
         self.class_aware = {t.name: t.class_aware for t in cfg.tasks}
         self.scale = nn.ModuleList(Scale() for _ in range(cfg.num_levels))
         self.offset_head = nn.ModuleDict(
-            {t.name: MaskedConv1d(cfg.head_dim, 2 * t.num_classes if t.class_aware else 2, cfg.head_kernel_size)
-             for t in cfg.tasks}
+            {
+                t.name: MaskedConv1d(cfg.head_dim, 2 * t.num_classes if t.class_aware else 2, cfg.head_kernel_size)
+                for t in cfg.tasks
+            }
         )
 
     def forward(self, feats: list[torch.Tensor], masks: list[torch.Tensor], task: str) -> list[torch.Tensor]:

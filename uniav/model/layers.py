@@ -19,14 +19,16 @@ class MaskedConv1d(nn.Module):
     """Conv1d (odd kernel, 'same' padding, optional stride) whose output is zeroed where the
     (down-sampled) mask is false. State-dict layout: ``conv.weight`` / ``conv.bias``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 groups: int = 1, bias: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1, bias: bool = True
+    ) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel size must be odd, got {kernel_size}")
         self.stride = stride
-        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride=stride,
-                              padding=kernel_size // 2, groups=groups, bias=bias)
+        self.conv = nn.Conv1d(
+            in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, groups=groups, bias=bias
+        )
         if bias:
             nn.init.zeros_(self.conv.bias)
 

@@ -131,24 +131,30 @@ class UniAV(nn.Module):
         offsets = self.reg_head(pyramid.feats, pyramid.masks, task)
         return UniAVOutput(logits, offsets, [m.squeeze(1) for m in pyramid.masks])
 
-    def forward(self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor, task: str,
-                text: torch.Tensor | None = None) -> UniAVOutput:
+    def forward(
+        self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor, task: str, text: torch.Tensor | None = None
+    ) -> UniAVOutput:
         return self.heads(self.encode(visual, audio, mask, task), task, text)
 
     # ---- decoding ------------------------------------------------------------------------
     def candidates(self, out: UniAVOutput, index: int) -> Detections:
         """Video `index`'s candidates in grid units, as they enter NMS."""
         return decode_candidates(
-            [x[index] for x in out.cls_logits], [x[index] for x in out.offsets], [x[index] for x in out.masks],
-            self.points(out.padded_len), self.config.decode,
+            [x[index] for x in out.cls_logits],
+            [x[index] for x in out.offsets],
+            [x[index] for x in out.masks],
+            self.points(out.padded_len),
+            self.config.decode,
         )
 
     def detect(self, out: UniAVOutput, task: str, timings: Sequence[GridTiming]) -> list[Detections]:
         """Final detections in seconds for every video of the batch."""
         tcfg = self.config.task(task)
         with torch.no_grad():
-            return [postprocess(self.candidates(out, i), self.config.decode, tcfg.nms_sigma, timing)
-                    for i, timing in enumerate(timings)]
+            return [
+                postprocess(self.candidates(out, i), self.config.decode, tcfg.nms_sigma, timing)
+                for i, timing in enumerate(timings)
+            ]
 
     # ---- checkpoints ---------------------------------------------------------------------
     def num_parameters(self) -> int:

@@ -48,8 +48,13 @@ class BatchDetections:
     videos: torch.Tensor
 
 
-def decode_batch(cls_logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
-                 points: Sequence[torch.Tensor], cfg: DecodeConfig) -> BatchDetections:
+def decode_batch(
+    cls_logits: Sequence[torch.Tensor],
+    offsets: Sequence[torch.Tensor],
+    masks: Sequence[torch.Tensor],
+    points: Sequence[torch.Tensor],
+    cfg: DecodeConfig,
+) -> BatchDetections:
     """Candidates of every video of a batch in grid units, as they enter NMS.
 
     Per level: cls_logits (B, T_l, C), offsets (B, T_l, 2) or (B, T_l, C, 2), masks (B, T_l), points
@@ -77,13 +82,16 @@ def decode_batch(cls_logits: Sequence[torch.Tensor], offsets: Sequence[torch.Ten
     return BatchDetections(torch.cat(segs), torch.cat(scores), torch.cat(labels), torch.cat(vids))
 
 
-def decode_candidates(cls_logits: Sequence[torch.Tensor], offsets: Sequence[torch.Tensor],
-                      masks: Sequence[torch.Tensor], points: Sequence[torch.Tensor], cfg: DecodeConfig
-                      ) -> Detections:
+def decode_candidates(
+    cls_logits: Sequence[torch.Tensor],
+    offsets: Sequence[torch.Tensor],
+    masks: Sequence[torch.Tensor],
+    points: Sequence[torch.Tensor],
+    cfg: DecodeConfig,
+) -> Detections:
     """Candidates of one video (per level: cls_logits (T_l, C), offsets (T_l, 2) or (T_l, C, 2),
     mask (T_l,), points (T_l, 4)) in grid units, as they enter NMS."""
-    out = decode_batch([x[None] for x in cls_logits], [x[None] for x in offsets], [x[None] for x in masks],
-                       points, cfg)
+    out = decode_batch([x[None] for x in cls_logits], [x[None] for x in offsets], [x[None] for x in masks], points, cfg)
     return Detections(out.segments, out.scores, out.labels)
 
 

@@ -14,8 +14,9 @@ from uniav.config import RegressionLoss
 NORMALIZER_MOMENTUM = 0.9
 
 
-def sigmoid_focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25,
-                       gamma: float = 2.0) -> torch.Tensor:
+def sigmoid_focal_loss(
+    logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0
+) -> torch.Tensor:
     """Element-wise focal loss (RetinaNet) on logits with (possibly soft) targets."""
     logits = logits.float()
     targets = targets.float()
@@ -62,10 +63,20 @@ class LossOutput:
     normalizer: float  # the running normaliser after this step
 
 
-def uniav_loss(cls_logits: torch.Tensor, offsets: torch.Tensor, valid: torch.Tensor, gt_cls: torch.Tensor,
-               gt_offsets: torch.Tensor, normalizer: float, *, num_classes: int, class_aware: bool,
-               label_smoothing: float = 0.0, loss_weight: float = 1.0,
-               regression: RegressionLoss = RegressionLoss.DIOU) -> LossOutput:
+def uniav_loss(
+    cls_logits: torch.Tensor,
+    offsets: torch.Tensor,
+    valid: torch.Tensor,
+    gt_cls: torch.Tensor,
+    gt_offsets: torch.Tensor,
+    normalizer: float,
+    *,
+    num_classes: int,
+    class_aware: bool,
+    label_smoothing: float = 0.0,
+    loss_weight: float = 1.0,
+    regression: RegressionLoss = RegressionLoss.DIOU,
+) -> LossOutput:
     """The per-task objective on concatenated pyramid points.
 
     cls_logits (B, P, C); offsets (B, P, 2) or (B, P, C, 2); valid (B, P) bool; gt_cls (B, P, C);

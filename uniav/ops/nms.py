@@ -56,9 +56,17 @@ def _decay_in_place(iou: np.ndarray, decay: Decay, iou_threshold: float, sigma: 
     return (iou <= iou_threshold).astype(np.float32)
 
 
-def grouped_nms(segments: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, *, decay: Decay,
-                iou_threshold: float = 0.7, sigma: float = 0.5, min_score: float = 0.001,
-                max_per_group: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+def grouped_nms(
+    segments: torch.Tensor,
+    scores: torch.Tensor,
+    groups: torch.Tensor,
+    *,
+    decay: Decay,
+    iou_threshold: float = 0.7,
+    sigma: float = 0.5,
+    min_score: float = 0.001,
+    max_per_group: int = 100,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """NMS applied independently within each group (e.g. a label, or a (video, label) pair).
 
     Returns the indices of the picks into the inputs, at most `max_per_group` per group, and their
@@ -124,13 +132,20 @@ def grouped_nms(segments: torch.Tensor, scores: torch.Tensor, groups: torch.Tens
     return torch.from_numpy(items).to(device), out_scores
 
 
-def seg_voting(nms_segs: torch.Tensor, all_segs: torch.Tensor, all_scores: torch.Tensor,
-               iou_threshold: float, same: torch.Tensor | None = None) -> torch.Tensor:
+def seg_voting(
+    nms_segs: torch.Tensor,
+    all_segs: torch.Tensor,
+    all_scores: torch.Tensor,
+    iou_threshold: float,
+    same: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Refine each kept segment as the score-weighted mean of all candidates overlapping it
     by at least `iou_threshold` (used after class-agnostic NMS); `same` (K, N) limits the
     candidates of each kept segment (e.g. to its own video)."""
-    inter = (torch.minimum(nms_segs[:, None, 1], all_segs[None, :, 1])
-             - torch.maximum(nms_segs[:, None, 0], all_segs[None, :, 0])).clamp(min=0)
+    inter = (
+        torch.minimum(nms_segs[:, None, 1], all_segs[None, :, 1])
+        - torch.maximum(nms_segs[:, None, 0], all_segs[None, :, 0])
+    ).clamp(min=0)
     union = (nms_segs[:, None, 1] - nms_segs[:, None, 0]) + (all_segs[None, :, 1] - all_segs[None, :, 0]) - inter
     w = (inter / union >= iou_threshold).to(all_scores.dtype) * all_scores[None, :]
     if same is not None:
@@ -138,9 +153,14 @@ def seg_voting(nms_segs: torch.Tensor, all_segs: torch.Tensor, all_scores: torch
     return (w / w.sum(dim=1, keepdim=True)) @ all_segs
 
 
-def batched_nms(segments: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, cfg: DecodeConfig,
-                sigma: float, videos: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def batched_nms(
+    segments: torch.Tensor,
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    cfg: DecodeConfig,
+    sigma: float,
+    videos: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The official post-processing, for the candidates of one or several videos (`videos`: the
     video index of each candidate, default all 0): per-class (or class-agnostic + voting) NMS within
     each video, then each video's `cfg.max_seg_num` best. Returns (segments, scores, labels, videos)
@@ -153,8 +173,16 @@ def batched_nms(segments: torch.Tensor, scores: torch.Tensor, labels: torch.Tens
             keep = scores > cfg.min_score
             segments, scores, labels, videos = segments[keep], scores[keep], labels[keep], videos[keep]
         groups = videos * (int(labels.max()) + 1 if labels.numel() else 1) + labels if cfg.multiclass_nms else videos
-        picked, new_scores = grouped_nms(segments, scores, groups, decay=decay, iou_threshold=cfg.iou_threshold,
-                                         sigma=sigma, min_score=cfg.min_score, max_per_group=cfg.max_seg_num)
+        picked, new_scores = grouped_nms(
+            segments,
+            scores,
+            groups,
+            decay=decay,
+            iou_threshold=cfg.iou_threshold,
+            sigma=sigma,
+            min_score=cfg.min_score,
+            max_per_group=cfg.max_seg_num,
+        )
         segs, lab, vid = segments[picked], labels[picked], videos[picked]
         if not cfg.multiclass_nms and cfg.voting_thresh > 0 and segs.shape[0] > 0:
             segs = seg_voting(segs, segments, scores, cfg.voting_thresh, same=vid[:, None] == videos[None, :])

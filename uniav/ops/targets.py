@@ -11,20 +11,29 @@ import torch
 import torch.nn.functional as F
 
 
-def make_points(padded_len: int, strides: Sequence[int], regression_range: Sequence[Sequence[float]]
-                ) -> list[torch.Tensor]:
+def make_points(
+    padded_len: int, strides: Sequence[int], regression_range: Sequence[Sequence[float]]
+) -> list[torch.Tensor]:
     """Per level l a (padded_len / s_l, 4) tensor of (t, range_lo, range_hi, stride), t = 0, s, 2s, ..."""
     out = []
     for s, (lo, hi) in zip(strides, regression_range, strict=True):
         t = torch.arange(0, padded_len, s, dtype=torch.float32)
         n = t.shape[0]
-        out.append(torch.stack([t, torch.full((n,), float(lo)), torch.full((n,), float(hi)),
-                                torch.full((n,), float(s))], dim=1))
+        out.append(
+            torch.stack(
+                [t, torch.full((n,), float(lo)), torch.full((n,), float(hi)), torch.full((n,), float(s))], dim=1
+            )
+        )
     return out
 
 
-def assign_targets(points: torch.Tensor, segments: Sequence[torch.Tensor], labels: Sequence[torch.Tensor],
-                   num_classes: int, class_aware: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def assign_targets(
+    points: torch.Tensor,
+    segments: Sequence[torch.Tensor],
+    labels: Sequence[torch.Tensor],
+    num_classes: int,
+    class_aware: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Label assignment for a batch of videos on the concatenated points (P, 4).
 
     A point is a candidate for a segment (grid units) when it lies strictly inside it and its larger

@@ -107,8 +107,9 @@ def skip_reason(task: TaskConfig, feats: ClipFeatures) -> str | None:
     return None
 
 
-def nearest_labels(query: torch.Tensor, keys: torch.Tensor, query_labels: Sequence[str],
-                   key_labels: Sequence[str]) -> torch.Tensor:
+def nearest_labels(
+    query: torch.Tensor, keys: torch.Tensor, query_labels: Sequence[str], key_labels: Sequence[str]
+) -> torch.Tensor:
     """For each query label its training label: itself when present, else the highest cosine (rows of
     `query` / `keys` are L2-normalised projected prompt embeddings)."""
     index = {lab: i for i, lab in enumerate(key_labels)}
@@ -124,12 +125,24 @@ class Detector:
     >>> result = det.run("clip.mp4", vocabularies={"SED": ["dog bark", "car horn"]})
     """
 
-    def __init__(self, model: UniAV, encoder: Encoder | None = None, *, feature_cache: FeatureCache | None = None,
-                 batch_size: int = 8, max_cached_clips: int = 16) -> None:
+    def __init__(
+        self,
+        model: UniAV,
+        encoder: Encoder | None = None,
+        *,
+        feature_cache: FeatureCache | None = None,
+        batch_size: int = 8,
+        max_cached_clips: int = 16,
+    ) -> None:
         self.model = model.eval()
         self.config = model.config
-        self.encoder = encoder if encoder is not None else build_encoder(
-            model.config.encoder, cache=feature_cache if feature_cache is not None else FeatureCache())
+        self.encoder = (
+            encoder
+            if encoder is not None
+            else build_encoder(
+                model.config.encoder, cache=feature_cache if feature_cache is not None else FeatureCache()
+            )
+        )
         cfg = self.config
         dims = (self.encoder.visual_dim, self.encoder.audio_dim, self.encoder.text_dim)
         if dims != (cfg.visual_dim, cfg.audio_dim, cfg.text_dim):
@@ -145,9 +158,16 @@ class Detector:
         self._lock = threading.RLock()
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, revision: str | None = None, *,
-                        feature_cache: FeatureCache | None = None, device: str = "cpu",
-                        encoder_options: Mapping[str, object] | None = None, **kwargs) -> Detector:
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        revision: str | None = None,
+        *,
+        feature_cache: FeatureCache | None = None,
+        device: str = "cpu",
+        encoder_options: Mapping[str, object] | None = None,
+        **kwargs,
+    ) -> Detector:
         """A model folder or Hub id with its own encoder; `encoder_options` add to (or replace) the encoder
         options recorded with the model (e.g. ``feature_dir`` for precomputed ONE-PEACE features)."""
         model = UniAV.from_pretrained(name_or_path, revision=revision, device=device)
@@ -163,8 +183,9 @@ class Detector:
         return next(self.model.parameters()).device
 
     # ---- step 1: clip -> cached vocabulary-independent outputs ----------------------------------
-    def analyze(self, path: str | Path, tasks: Sequence[str] | None = None,
-                progress: ProgressFn | None = None) -> ClipAnalysis:
+    def analyze(
+        self, path: str | Path, tasks: Sequence[str] | None = None, progress: ProgressFn | None = None
+    ) -> ClipAnalysis:
         """Decode, encode and run everything that does not depend on the vocabulary (cached)."""
         progress = progress or _noop
         task_cfgs = [self.config.task(t) for t in (tasks or self.config.task_names)]
@@ -177,12 +198,18 @@ class Detector:
                 return cached
         grids = {t.name: task_grid(t) for t in task_cfgs}
         progress(0.0, "decoding and encoding")
-        feats = self.encoder.encode_file(path, list(grids.values()),
-                                         progress=lambda f: progress(0.8 * f, "decoding and encoding"))
+        feats = self.encoder.encode_file(
+            path, list(grids.values()), progress=lambda f: progress(0.8 * f, "decoding and encoding")
+        )
         first = feats[grids[task_cfgs[0].name]]
-        analysis = ClipAnalysis(str(path), first.duration, first.has_video, first.has_audio,
-                                tuple(dict.fromkeys(n for f in feats.values() for n in f.notes)),
-                                dict(cached.tasks) if cached is not None else {})
+        analysis = ClipAnalysis(
+            str(path),
+            first.duration,
+            first.has_video,
+            first.has_audio,
+            tuple(dict.fromkeys(n for f in feats.values() for n in f.notes)),
+            dict(cached.tasks) if cached is not None else {},
+        )
         for i, t in enumerate(task_cfgs):
             progress(0.8 + 0.2 * i / len(task_cfgs), f"running the model ({t.name})")
             analysis.tasks[t.name] = self._analyze_task(t, feats[grids[t.name]])
@@ -218,9 +245,10 @@ class Detector:
         outputs: list[WindowOutputs] = []
         with torch.inference_mode():
             for i in range(0, len(windows), self.batch_size):
-                chunk = windows[i:i + self.batch_size]
-                batch = self.model.make_batch([vis[:, w.start:w.end] for w in chunk],
-                                              [aud[:, w.start:w.end] for w in chunk], task.name)
+                chunk = windows[i : i + self.batch_size]
+                batch = self.model.make_batch(
+                    [vis[:, w.start : w.end] for w in chunk], [aud[:, w.start : w.end] for w in chunk], task.name
+                )
                 pyr = self.model.encode(batch.visual, batch.audio, batch.mask, task.name)
                 if self.config.classifier is ClassifierKind.LANGUAGE:
                     vis_emb = self.model.cls_head.visual_embeddings(pyr.feats, pyr.masks)
@@ -228,15 +256,22 @@ class Detector:
                     vis_emb = self.model.cls_head(pyr.feats, pyr.masks, None, task.name)
                 offsets = self.model.reg_head(pyr.feats, pyr.masks, task.name)
                 for j, w in enumerate(chunk):
-                    outputs.append(WindowOutputs(w, [x[j].cpu() for x in vis_emb], [x[j].cpu() for x in offsets],
-                                                 [m[j, 0].cpu() for m in pyr.masks]))
+                    outputs.append(
+                        WindowOutputs(
+                            w,
+                            [x[j].cpu() for x in vis_emb],
+                            [x[j].cpu() for x in offsets],
+                            [m[j, 0].cpu() for m in pyr.masks],
+                        )
+                    )
         return TaskAnalysis(task.name, outputs, timing, steps if not task.resize_to_max_len else task.max_seq_len)
 
     # ---- step 2: vocabulary -> detections -------------------------------------------------------
     def vocabulary(self, task: str, labels: Sequence[str] | None = None, template: str | None = None) -> Vocabulary:
         t = self.config.task(task)
-        return Vocabulary(tuple(labels) if labels is not None else t.labels,
-                          template if template is not None else t.prompt_template)
+        return Vocabulary(
+            tuple(labels) if labels is not None else t.labels, template if template is not None else t.prompt_template
+        )
 
     def embed_prompts(self, task: TaskConfig, vocab: Vocabulary) -> torch.Tensor:
         """(C, text_dim) prompt embeddings; a model's attached embeddings serve its own training prompts."""
@@ -258,8 +293,14 @@ class Detector:
         rows = [self._prompt_cache[p] for p in vocab.prompts()]
         return torch.from_numpy(np.stack(rows)).float().to(self.device)
 
-    def detect(self, analysis: ClipAnalysis, task: str, vocabulary: Vocabulary | None = None,
-               threshold: float = 0.0, top_k: int | None = None) -> TaskResult:
+    def detect(
+        self,
+        analysis: ClipAnalysis,
+        task: str,
+        vocabulary: Vocabulary | None = None,
+        threshold: float = 0.0,
+        top_k: int | None = None,
+    ) -> TaskResult:
         """Detections of `task` on an analysed clip for a vocabulary (default: the training one)."""
         tcfg = self.config.task(task)
         vocab = vocabulary or self.vocabulary(task)
@@ -275,16 +316,22 @@ class Detector:
         keep = order[scores[order] >= threshold]
         if top_k is not None:
             keep = keep[:top_k]
-        dets = sorted((Detection(vocab.labels[int(labels[i])], float(segs[i, 0]), float(segs[i, 1]), float(scores[i]))
-                       for i in keep), key=lambda d: (d.start, -d.score))
+        dets = sorted(
+            (
+                Detection(vocab.labels[int(labels[i])], float(segs[i, 0]), float(segs[i, 1]), float(scores[i]))
+                for i in keep
+            ),
+            key=lambda d: (d.start, -d.score),
+        )
         return TaskResult(tcfg.name, tuple(dets), labels=vocab.labels, template=vocab.template)
 
     def _classifier(self, tcfg: TaskConfig, vocab: Vocabulary):
         """(window -> per-level logits, per vocabulary label the training class whose offsets it uses)."""
         if self.config.classifier is not ClassifierKind.LANGUAGE:
             if vocab.labels != tcfg.labels:
-                raise ValueError("this model has convolutional classifiers: its vocabulary is fixed to the "
-                                 "training labels")
+                raise ValueError(
+                    "this model has convolutional classifiers: its vocabulary is fixed to the training labels"
+                )
             return (lambda w: [x.T for x in w.vis]), torch.arange(tcfg.num_classes)
         head = self.model.cls_head
         text = head.text_embeddings(self.embed_prompts(tcfg, vocab)).cpu()
@@ -300,8 +347,9 @@ class Detector:
 
         return logits, class_map
 
-    def _decode_windows(self, tcfg: TaskConfig, ta: TaskAnalysis, logits_fn, class_map: torch.Tensor,
-                        threshold: float = 0.0):
+    def _decode_windows(
+        self, tcfg: TaskConfig, ta: TaskAnalysis, logits_fn, class_map: torch.Tensor, threshold: float = 0.0
+    ):
         # Candidates scoring below the caller's threshold can be dropped before Soft-NMS without changing
         # any output above it: scores only decay, and a pick below the threshold only decays scores that
         # are already below it.
@@ -309,12 +357,15 @@ class Detector:
         # all windows at once: they share one padded length, so decoding and NMS run batched
         wins = ta.windows
         logits = [torch.stack(level) for level in zip(*(logits_fn(w) for w in wins), strict=True)]
-        offsets = [torch.stack([o[:, class_map] if tcfg.class_aware else o for o in level])
-                   for level in zip(*(w.offsets for w in wins), strict=True)]
+        offsets = [
+            torch.stack([o[:, class_map] if tcfg.class_aware else o for o in level])
+            for level in zip(*(w.offsets for w in wins), strict=True)
+        ]
         masks = [torch.stack(level) for level in zip(*(w.masks for w in wins), strict=True)]
         cand = decode_batch(logits, offsets, masks, self.model.points(masks[0].shape[1]), cfg)
-        segs, scores, labels, vids = batched_nms(cand.segments, cand.scores, cand.labels, cfg, tcfg.nms_sigma,
-                                                 videos=cand.videos)
+        segs, scores, labels, vids = batched_nms(
+            cand.segments, cand.scores, cand.labels, cfg, tcfg.nms_sigma, videos=cand.videos
+        )
         segs, scores, labels, vids = segs.numpy().astype(np.float64), scores.numpy(), labels.numpy(), vids.numpy()
         per_window = []
         for i, w in enumerate(wins):
@@ -328,10 +379,16 @@ class Detector:
         return segs, scores, labels
 
     # ---- the whole way ------------------------------------------------------------------------------
-    def run(self, path: str | Path, tasks: Sequence[str] | None = None,
-            vocabularies: Mapping[str, Sequence[str]] | None = None, templates: Mapping[str, str] | None = None,
-            threshold: float = 0.0, top_k: int | None = None, progress: ProgressFn | None = None
-            ) -> DetectionResult:
+    def run(
+        self,
+        path: str | Path,
+        tasks: Sequence[str] | None = None,
+        vocabularies: Mapping[str, Sequence[str]] | None = None,
+        templates: Mapping[str, str] | None = None,
+        threshold: float = 0.0,
+        top_k: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> DetectionResult:
         """Detections for `tasks` (default: all the model's tasks) with optional per-task vocabularies
         and templates (default: the training ones)."""
         names = [self.config.task(t).name for t in (tasks or self.config.task_names)]
@@ -340,8 +397,9 @@ class Detector:
         vocabs = {t: self.vocabulary(t, vocabularies.get(t), templates.get(t)) for t in names}
         analysis = self.analyze(path, names, progress)
         results = {t: self.detect(analysis, t, vocabs[t], threshold, top_k) for t in names}
-        return DetectionResult(file=str(path), duration=analysis.duration, tasks=results, notes=analysis.notes,
-                               model=self.model.source)
+        return DetectionResult(
+            file=str(path), duration=analysis.duration, tasks=results, notes=analysis.notes, model=self.model.source
+        )
 
     def clear_cache(self) -> None:
         with self._lock:

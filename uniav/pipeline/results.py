@@ -35,8 +35,12 @@ class Detection:
     score: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "start": round(self.start, 3), "end": round(self.end, 3),
-                "score": round(self.score, 4)}
+        return {
+            "label": self.label,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "score": round(self.score, 4),
+        }
 
 
 @dataclass(frozen=True)
@@ -93,11 +97,17 @@ class DetectionResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DetectionResult:
         tasks: dict[str, TaskResult] = {
-            k: TaskResult(k, tuple(Detection(x["label"], float(x["start"]), float(x["end"]), float(x["score"]))
-                                   for x in dets))
+            k: TaskResult(
+                k, tuple(Detection(x["label"], float(x["start"]), float(x["end"]), float(x["score"])) for x in dets)
+            )
             for k, dets in d.get("tasks", {}).items()
         }
         for k, why in d.get("skipped", {}).items():
             tasks[k] = TaskResult(k, skipped=why)
-        return cls(file=d["file"], duration=float(d["duration"]), tasks=tasks, notes=tuple(d.get("notes", ())),
-                   model=d.get("model"))
+        return cls(
+            file=d["file"],
+            duration=float(d["duration"]),
+            tasks=tasks,
+            notes=tuple(d.get("notes", ())),
+            model=d.get("model"),
+        )

@@ -65,8 +65,14 @@ def edge_cuts(segments: np.ndarray, window: Window, tol: float) -> tuple[np.ndar
     return left, right
 
 
-def fuse_cut_segments(segments: np.ndarray, scores: np.ndarray, labels: np.ndarray, cut_left: np.ndarray,
-                      cut_right: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fuse_cut_segments(
+    segments: np.ndarray,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    cut_left: np.ndarray,
+    cut_right: np.ndarray,
+    tol: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fuse pieces of one event cut by window edges.
 
     Two detections of the same label are linked when they overlap (or touch within `tol`) and one of
@@ -101,8 +107,9 @@ def fuse_cut_segments(segments: np.ndarray, scores: np.ndarray, labels: np.ndarr
     return np.stack([starts, ends], 1).astype(segments.dtype), best.astype(scores.dtype), labels[roots]
 
 
-def merge_windows(per_window: list[tuple[Window, np.ndarray, np.ndarray, np.ndarray]], tol: float
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def merge_windows(
+    per_window: list[tuple[Window, np.ndarray, np.ndarray, np.ndarray]], tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Detections of all windows (each: window, segments in global grid units, scores, labels) as one
     set: keep each window's core, then fuse pieces cut by window edges."""
     segs, scores, labels, left, right = [], [], [], [], []
@@ -116,5 +123,11 @@ def merge_windows(per_window: list[tuple[Window, np.ndarray, np.ndarray, np.ndar
         right.append(cut_r[keep])
     if not segs:
         return np.zeros((0, 2)), np.zeros(0, np.float32), np.zeros(0, np.int64)
-    return fuse_cut_segments(np.concatenate(segs), np.concatenate(scores), np.concatenate(labels),
-                             np.concatenate(left), np.concatenate(right), tol)
+    return fuse_cut_segments(
+        np.concatenate(segs),
+        np.concatenate(scores),
+        np.concatenate(labels),
+        np.concatenate(left),
+        np.concatenate(right),
+        tol,
+    )

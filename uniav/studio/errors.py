@@ -40,7 +40,7 @@ def md_escape(text: str) -> str:
 
 def _shorten(text: str) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= MAX_DETAIL_CHARS else text[:MAX_DETAIL_CHARS - 1] + "…"
+    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
 
 
 def _plain(exc: BaseException) -> str:
@@ -69,5 +69,4 @@ def describe_error(exc: BaseException, action: str, aliases: Mapping[str, str] |
     if isinstance(exc, MemoryError):
         return StudioError(f"Could not {action}", "the server ran out of memory; try a shorter clip")
     log.error("unexpected error while trying to %s", action, exc_info=exc)
-    return StudioError(f"Could not {action}",
-                       f"unexpected {type(exc).__name__}; the details are in the server log")
+    return StudioError(f"Could not {action}", f"unexpected {type(exc).__name__}; the details are in the server log")

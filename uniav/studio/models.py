@@ -86,15 +86,18 @@ class LoadedModel:
         cfg = self.detector.config
         params = sum(p.numel() for p in self.detector.model.parameters())
         tasks = ", ".join(f"{t.name} ({t.num_classes} labels)" for t in cfg.tasks)
-        return (f"✅ Model **{self.ref.label}** · `{cfg.encoder.kind}` encoder · {params / 1e6:.1f} M parameters · "
-                f"tasks: {tasks}")
+        return (
+            f"✅ Model **{self.ref.label}** · `{cfg.encoder.kind}` encoder · {params / 1e6:.1f} M parameters · "
+            f"tasks: {tasks}"
+        )
 
 
 class ModelRegistry:
     """Loads models on demand and keeps the `max_models` most recently used (thread-safe)."""
 
-    def __init__(self, feature_cache: FeatureCache | None = None, max_models: int = 3,
-                 loader: Loader = default_loader) -> None:
+    def __init__(
+        self, feature_cache: FeatureCache | None = None, max_models: int = 3, loader: Loader = default_loader
+    ) -> None:
         if max_models < 1:
             raise ValueError("max_models must be at least 1")
         self.feature_cache = feature_cache
@@ -148,7 +151,10 @@ class ModelRegistry:
         title = f"Could not load the model {ref.label}"
         bundled = Path(ref.name).expanduser().resolve() == bundled_model_dir().resolve()
         if bundled and not bundled_model_dir().is_dir():
-            return StudioError(title, "the bundled model is not installed (checkpoints/uniav-synth is missing); "
-                                      "type a model folder or Hub repo id, or set UNIAV_MODEL")
+            return StudioError(
+                title,
+                "the bundled model is not installed (checkpoints/uniav-synth is missing); "
+                "type a model folder or Hub repo id, or set UNIAV_MODEL",
+            )
         err = describe_error(exc, "load the model")
         return StudioError(title, err.detail)

@@ -23,8 +23,9 @@ PAPER_PRESET = {"TAL": "activitynet13", "AVEL": "unav100", "SED": "desed"}
 
 def preset_choices() -> list[tuple[str, str]]:
     """(shown, value) pairs of the vocabulary presets: the model's own labels, then the paper's datasets."""
-    return [("The model's training labels", PRESET_MODEL)] + [(title, name) for name, title in
-                                                             BUNDLED_VOCABULARIES.items()]
+    return [("The model's training labels", PRESET_MODEL)] + [
+        (title, name) for name, title in BUNDLED_VOCABULARIES.items()
+    ]
 
 
 def preset_labels(preset: str, task: TaskConfig | None) -> tuple[str, ...]:
@@ -57,8 +58,9 @@ class TaskSettings:
     top_k: int = DEFAULT_TOP_K
 
     @classmethod
-    def from_ui(cls, template: str | None, labels: str | None, threshold: float | None, top_k: float | None
-                ) -> TaskSettings:
+    def from_ui(
+        cls, template: str | None, labels: str | None, threshold: float | None, top_k: float | None
+    ) -> TaskSettings:
         thr = DEFAULT_THRESHOLD if threshold is None or not math.isfinite(float(threshold)) else float(threshold)
         k = DEFAULT_TOP_K if top_k is None or not math.isfinite(float(top_k)) else round(float(top_k))
         return cls(template or "", labels or "", min(max(thr, 0.0), 1.0), min(max(k, 1), MAX_TOP_K))
@@ -83,13 +85,16 @@ class TaskSettings:
         """The template, if it has exactly the ``{label}`` placeholder (other braces raise)."""
         tpl = self.template.strip()
         if "{label}" not in tpl:
-            raise StudioError(f"{task} prompt template", f"{tpl!r} has no {{label}} placeholder, e.g. "
-                                                         f"{DEFAULT_TEMPLATES.get(task, 'A photo of {label}.')!r}")
+            raise StudioError(
+                f"{task} prompt template",
+                f"{tpl!r} has no {{label}} placeholder, e.g. {DEFAULT_TEMPLATES.get(task, 'A photo of {label}.')!r}",
+            )
         try:
             tpl.format(label="x")
         except (KeyError, IndexError, ValueError) as exc:
-            raise StudioError(f"{task} prompt template",
-                              f"{tpl!r}: only {{label}} may appear in braces ({exc!s})") from None
+            raise StudioError(
+                f"{task} prompt template", f"{tpl!r}: only {{label}} may appear in braces ({exc!s})"
+            ) from None
         return tpl
 
     def vocabulary(self, detector: Detector, task: str) -> Vocabulary:

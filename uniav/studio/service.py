@@ -78,14 +78,23 @@ class Studio:
         served = {t.upper(): t for t in model.tasks}
         missing = [t for t in chosen if t.upper() not in served]
         if missing:
-            raise StudioError(f"The model {model.ref.label} does not serve {', '.join(missing)}",
-                              f"it serves {', '.join(model.tasks)}")
+            raise StudioError(
+                f"The model {model.ref.label} does not serve {', '.join(missing)}",
+                f"it serves {', '.join(model.tasks)}",
+            )
         picked = {served[t.upper()] for t in chosen}
         return tuple(t for t in model.tasks if t in picked)
 
     # ---- the slow path: a new clip --------------------------------------------------------------
-    def analyze(self, session: Session, path: str | None, model_text: str | None, tasks: Sequence[str] | None,
-                settings: Mapping[str, TaskSettings], progress: ProgressFn | None = None) -> View:
+    def analyze(
+        self,
+        session: Session,
+        path: str | None,
+        model_text: str | None,
+        tasks: Sequence[str] | None,
+        settings: Mapping[str, TaskSettings],
+        progress: ProgressFn | None = None,
+    ) -> View:
         """Decode, encode and run the model on `path`, then detect with `settings`; stores the clip in
         `session` (or clears it when anything fails)."""
         progress = progress or _noop
@@ -95,8 +104,9 @@ class Studio:
         path = str(path)
         name = Path(path).name
         if Path(path).suffix.lower() not in MEDIA_EXTENSIONS:
-            raise StudioError(f"Cannot read {name}",
-                              f"unsupported file type; upload one of {' '.join(MEDIA_EXTENSIONS)}")
+            raise StudioError(
+                f"Cannot read {name}", f"unsupported file type; upload one of {' '.join(MEDIA_EXTENSIONS)}"
+            )
         need_load = self.registry.peek(model_text) is None
         share = MODEL_SHARE if need_load else 0.0
         model = self.load_model(model_text, lambda f, m: progress(share * f, m))
@@ -120,8 +130,7 @@ class Studio:
         return self.render(session, names, settings, timing)
 
     # ---- the fast path: an edit -----------------------------------------------------------------
-    def update(self, session: Session, tasks: Sequence[str] | None, settings: Mapping[str, TaskSettings]
-               ) -> View:
+    def update(self, session: Session, tasks: Sequence[str] | None, settings: Mapping[str, TaskSettings]) -> View:
         """Detections of the session's clip for new settings, without decoding or encoding anything."""
         clip = self._clip(session)
         return self.render(session, self.check_tasks(clip.model, tasks), settings, None)
@@ -134,8 +143,7 @@ class Studio:
         except KeyError:
             raise StudioError(f"No settings for {task}", "the page sent no template or labels for it") from None
 
-    def detect(self, session: Session, tasks: Sequence[str], settings: Mapping[str, TaskSettings]
-               ) -> DetectionResult:
+    def detect(self, session: Session, tasks: Sequence[str], settings: Mapping[str, TaskSettings]) -> DetectionResult:
         """The `DetectionResult` of the session's clip for the analysed tasks among `tasks`.
 
         A task whose vocabulary (labels, template) is unchanged since the last call is only filtered
@@ -159,8 +167,13 @@ class Studio:
                     raise StudioError(f"{t} vocabulary", str(exc)) from None
                 cached = clip.unfiltered[t] = (key, s.threshold, full)
             results[t] = with_threshold(cached[2], s.threshold, s.top_k)
-        return DetectionResult(file=clip.name, duration=clip.analysis.duration, tasks=results,
-                               notes=clip.analysis.notes, model=clip.model.ref.label)
+        return DetectionResult(
+            file=clip.name,
+            duration=clip.analysis.duration,
+            tasks=results,
+            notes=clip.analysis.notes,
+            model=clip.model.ref.label,
+        )
 
     @staticmethod
     def _clip(session: Session) -> ClipState:
@@ -168,8 +181,9 @@ class Studio:
             raise StudioError("Nothing to update yet", "upload a clip and press Detect")
         return session.clip
 
-    def render(self, session: Session, tasks: Sequence[str], settings: Mapping[str, TaskSettings],
-               timing: str | None) -> View:
+    def render(
+        self, session: Session, tasks: Sequence[str], settings: Mapping[str, TaskSettings], timing: str | None
+    ) -> View:
         """Detect and build every view; `timing` None says "updated in N ms" (this call's own time)."""
         clip = self._clip(session)
         start = time.perf_counter()
@@ -181,7 +195,11 @@ class Studio:
         json_path, csv_path = write_downloads(result, session.folder())
         seconds = time.perf_counter() - start
         status = status_markdown(
-            result, tracks=describe_tracks(clip.analysis.has_video, clip.analysis.has_audio),
-            model=clip.model.ref.label, thresholds=thresholds, pending=[t for t in tasks if t not in clip.tasks],
-            timing=timing if timing is not None else f"updated in {1000 * seconds:.0f} ms without re-encoding")
+            result,
+            tracks=describe_tracks(clip.analysis.has_video, clip.analysis.has_audio),
+            model=clip.model.ref.label,
+            thresholds=thresholds,
+            pending=[t for t in tasks if t not in clip.tasks],
+            timing=timing if timing is not None else f"updated in {1000 * seconds:.0f} ms without re-encoding",
+        )
         return View(result, figure, table, json_path, csv_path, status, seconds)

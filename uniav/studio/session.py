@@ -29,8 +29,7 @@ class ClipState:
     # per task, the last vocabulary, the threshold its detections were computed down to, and those
     # detections before the maximum: raising the threshold or changing the maximum filters them, an edit of
     # another task's vocabulary leaves them as they are
-    unfiltered: dict[str, tuple[VocabKey, float, TaskResult]] = field(default_factory=dict, compare=False,
-                                                                       repr=False)
+    unfiltered: dict[str, tuple[VocabKey, float, TaskResult]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def has_video(self) -> bool:

@@ -23,8 +23,22 @@ from uniav.defaults import REPO_ROOT, default_model
 
 EXAMPLE_PATTERNS = ("*.mp4", "*.wav")
 # what the upload box accepts (the media layer reads anything FFmpeg does; these are the usual ones)
-MEDIA_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wav", ".mp3", ".flac", ".ogg", ".oga",
-                    ".opus", ".m4a", ".aac")
+MEDIA_EXTENSIONS = (
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".wav",
+    ".mp3",
+    ".flac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".m4a",
+    ".aac",
+)
 
 
 class SettingsError(ValueError):
@@ -90,7 +104,10 @@ def list_examples(folder: Path) -> list[Path]:
     and empty files), sorted by path; none if the folder is missing."""
     if not folder.is_dir():
         return []
-    found = {p for pattern in EXAMPLE_PATTERNS for p in folder.rglob(pattern)
-             if p.is_file() and p.stat().st_size and not any(part.startswith(".") for part in
-                                                              p.relative_to(folder).parts)}
+    found = {
+        p
+        for pattern in EXAMPLE_PATTERNS
+        for p in folder.rglob(pattern)
+        if p.is_file() and p.stat().st_size and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    }
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())

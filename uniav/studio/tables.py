@@ -18,8 +18,7 @@ def detection_table(result: DetectionResult | None, order: Sequence[str] | None 
     if result is None:
         return pd.DataFrame(columns=list(TABLE_COLUMNS))
     rank = {t: i for i, t in enumerate(order or list(result.tasks))}
-    rows = [(task, d.label, d.start, d.end, d.score)
-            for task, res in result.ran.items() for d in res.detections]
+    rows = [(task, d.label, d.start, d.end, d.score) for task, res in result.ran.items() for d in res.detections]
     frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     if frame.empty:
         return frame
@@ -37,11 +36,18 @@ def describe_tracks(has_video: bool, has_audio: bool) -> str:
     return "audio only"
 
 
-def status_markdown(result: DetectionResult, *, tracks: str, model: str, thresholds: Mapping[str, float],
-                    timing: str, pending: Sequence[str] = ()) -> str:
+def status_markdown(
+    result: DetectionResult,
+    *,
+    tracks: str,
+    model: str,
+    thresholds: Mapping[str, float],
+    timing: str,
+    pending: Sequence[str] = (),
+) -> str:
     """The page's status: what was analysed, how many detections per task, what did not run and why,
     the decoder's notes, and how long it took."""
-    head = (f"**{md_escape(result.file)}** · {result.duration:.1f} s · {tracks} · model `{model}` · {timing}")
+    head = f"**{md_escape(result.file)}** · {result.duration:.1f} s · {tracks} · model `{model}` · {timing}"
     counts = []
     for task, res in result.tasks.items():
         if res.skipped is not None:

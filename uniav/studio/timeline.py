@@ -65,8 +65,9 @@ def build_lane(res: TaskResult, threshold: float | None = None) -> Lane:
     return Lane(res.task, rows, labels, starts, ends, scores, message)
 
 
-def timeline_figure(result: DetectionResult, thresholds: Mapping[str, float] | None = None,
-                    order: Sequence[str] | None = None) -> go.Figure:
+def timeline_figure(
+    result: DetectionResult, thresholds: Mapping[str, float] | None = None, order: Sequence[str] | None = None
+) -> go.Figure:
     """The figure of `result`: lanes in `order` (default: the result's task order), top to bottom."""
     thresholds = thresholds or {}
     names = [t for t in (order or list(result.tasks)) if t in result.tasks]
@@ -89,9 +90,18 @@ def timeline_figure(result: DetectionResult, thresholds: Mapping[str, float] | N
         "plot_bgcolor": "#f7f7f9",
         "paper_bgcolor": "rgba(0,0,0,0)",
         "hoverlabel": {"align": "left"},
-        "coloraxis": {"colorscale": COLORSCALE, "cmin": 0.0, "cmax": 1.0,
-                      "colorbar": {"title": {"text": "score", "side": "top"}, "thickness": 12, "len": 0.9,
-                                   "lenmode": "fraction", "outlinewidth": 0}},
+        "coloraxis": {
+            "colorscale": COLORSCALE,
+            "cmin": 0.0,
+            "cmax": 1.0,
+            "colorbar": {
+                "title": {"text": "score", "side": "top"},
+                "thickness": 12,
+                "len": 0.9,
+                "lenmode": "fraction",
+                "outlinewidth": 0,
+            },
+        },
         "annotations": [],
     }
     top = plot_px  # pixels from the bottom of the plot area to the top of the current lane
@@ -101,49 +111,107 @@ def timeline_figure(result: DetectionResult, thresholds: Mapping[str, float] | N
         top -= px + GAP_PX
         last = i == len(lanes) - 1
         layout[f"xaxis{suffix}"] = {
-            "anchor": f"y{suffix}", "domain": [0.0, 1.0], "range": [0.0, duration], "showgrid": True,
-            "gridcolor": "#e3e3e8", "zeroline": False, "ticksuffix": " s", "showticklabels": True,
+            "anchor": f"y{suffix}",
+            "domain": [0.0, 1.0],
+            "range": [0.0, duration],
+            "showgrid": True,
+            "gridcolor": "#e3e3e8",
+            "zeroline": False,
+            "ticksuffix": " s",
+            "showticklabels": True,
             **({"matches": "x"} if i else {}),
             **({"title": {"text": "time (seconds)"}} if last else {}),
         }
         layout[f"yaxis{suffix}"] = {
-            "anchor": f"x{suffix}", "domain": [max(lo, 0.0), min(hi, 1.0)], "type": "category",
-            "categoryorder": "array", "categoryarray": list(lane.rows), "autorange": "reversed",
-            "fixedrange": True, "automargin": True, "showgrid": False, "showticklabels": bool(lane.rows),
+            "anchor": f"x{suffix}",
+            "domain": [max(lo, 0.0), min(hi, 1.0)],
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": list(lane.rows),
+            "autorange": "reversed",
+            "fixedrange": True,
+            "automargin": True,
+            "showgrid": False,
+            "showticklabels": bool(lane.rows),
             **({"range": [-0.5, 0.5]} if not lane.rows else {}),
         }
         n = len(lane.labels)
-        layout["annotations"].append({
-            "text": f"<b>{task_title(lane.task)}</b>" + (f" · {n} detection{'s' if n != 1 else ''}" if n else ""),
-            "xref": "paper", "yref": "paper", "x": 0.0, "y": hi, "xanchor": "left", "yanchor": "bottom",
-            "showarrow": False, "font": {"size": 13},
-        })
+        layout["annotations"].append(
+            {
+                "text": f"<b>{task_title(lane.task)}</b>" + (f" · {n} detection{'s' if n != 1 else ''}" if n else ""),
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.0,
+                "y": hi,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 13},
+            }
+        )
         if lane.message:
-            layout["annotations"].append({
-                "text": lane.message, "xref": "paper", "yref": "paper", "x": 0.5, "y": (lo + hi) / 2,
-                "xanchor": "center", "yanchor": "middle", "showarrow": False, "font": {"size": 12, "color": "#666"},
-            })
+            layout["annotations"].append(
+                {
+                    "text": lane.message,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "x": 0.5,
+                    "y": (lo + hi) / 2,
+                    "xanchor": "center",
+                    "yanchor": "middle",
+                    "showarrow": False,
+                    "font": {"size": 12, "color": "#666"},
+                }
+            )
         if not n:  # an empty trace, so that plotly draws the lane's axes all the same
-            traces.append(go.Scatter(x=[], y=[], mode="markers", hoverinfo="skip", xaxis=f"x{suffix}",
-                                     yaxis=f"y{suffix}", name=lane.task))
+            traces.append(
+                go.Scatter(
+                    x=[], y=[], mode="markers", hoverinfo="skip", xaxis=f"x{suffix}", yaxis=f"y{suffix}", name=lane.task
+                )
+            )
         else:
-            traces.append(go.Bar(
-                orientation="h", y=list(lane.labels), base=lane.starts, x=lane.ends - lane.starts,
-                marker={"color": lane.scores, "coloraxis": "coloraxis", "line": {"width": 0.5, "color": "white"}},
-                customdata=np.stack([lane.starts, lane.ends, lane.scores], axis=1), opacity=0.9,
-                hovertemplate=("<b>%{y}</b><br>%{customdata[0]:.2f} s – %{customdata[1]:.2f} s"
-                               "<br>score %{customdata[2]:.3f}<extra>" + lane.task + "</extra>"),
-                xaxis=f"x{suffix}", yaxis=f"y{suffix}", name=lane.task,
-            ))
+            traces.append(
+                go.Bar(
+                    orientation="h",
+                    y=list(lane.labels),
+                    base=lane.starts,
+                    x=lane.ends - lane.starts,
+                    marker={"color": lane.scores, "coloraxis": "coloraxis", "line": {"width": 0.5, "color": "white"}},
+                    customdata=np.stack([lane.starts, lane.ends, lane.scores], axis=1),
+                    opacity=0.9,
+                    hovertemplate=(
+                        "<b>%{y}</b><br>%{customdata[0]:.2f} s – %{customdata[1]:.2f} s"
+                        "<br>score %{customdata[2]:.3f}<extra>" + lane.task + "</extra>"
+                    ),
+                    xaxis=f"x{suffix}",
+                    yaxis=f"y{suffix}",
+                    name=lane.task,
+                )
+            )
     return go.Figure(data=traces, layout=layout)
 
 
 def empty_timeline(message: str) -> go.Figure:
     """A blank figure that says why there is nothing to show."""
-    return go.Figure(layout={
-        "template": "none", "height": 160, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
-        "xaxis": {"visible": False}, "yaxis": {"visible": False}, "plot_bgcolor": "rgba(0,0,0,0)",
-        "paper_bgcolor": "rgba(0,0,0,0)",
-        "annotations": [{"text": message, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
-                         "font": {"size": 14, "color": "#666"}}],
-    })
+    return go.Figure(
+        layout={
+            "template": "none",
+            "height": 160,
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+            "xaxis": {"visible": False},
+            "yaxis": {"visible": False},
+            "plot_bgcolor": "rgba(0,0,0,0)",
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "annotations": [
+                {
+                    "text": message,
+                    "showarrow": False,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "x": 0.5,
+                    "y": 0.5,
+                    "font": {"size": 14, "color": "#666"},
+                }
+            ],
+        }
+    )

@@ -44,8 +44,10 @@ class Box:
     def grow(self, margin: int, width: int, height: int) -> Box:
         """This box enlarged by `margin` pixels on every side, clipped to a width x height frame."""
         return Box(
-            max(0, self.x0 - margin), max(0, self.y0 - margin),
-            min(width, self.x1 + margin), min(height, self.y1 + margin),
+            max(0, self.x0 - margin),
+            max(0, self.y0 - margin),
+            min(width, self.x1 + margin),
+            min(height, self.y1 + margin),
         )
 
 
@@ -105,7 +107,11 @@ def sdf_ring(g: Grid, cx: np.ndarray, cy: np.ndarray, r: np.ndarray | float, hal
 
 
 def sdf_box(
-    g: Grid, cx: np.ndarray, cy: np.ndarray, hw: np.ndarray | float, hh: np.ndarray | float,
+    g: Grid,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    hw: np.ndarray | float,
+    hh: np.ndarray | float,
     angle: np.ndarray | float = 0.0,
 ) -> np.ndarray:
     """Signed distance (N, h, w) to rectangles of half sizes (hw, hh) rotated by `angle` rad."""
@@ -119,9 +125,7 @@ def sdf_box(
     return outside + np.minimum(np.maximum(u, v), 0.0)
 
 
-def sdf_capsule(
-    g: Grid, ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, r: float
-) -> np.ndarray:
+def sdf_capsule(g: Grid, ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, r: float) -> np.ndarray:
     """Signed distance (N, h, w) to thick segments from (ax, ay) to (bx, by) of radius r."""
     ax, ay = _col(ax), _col(ay)
     ex, ey = _col(bx) - ax, _col(by) - ay
@@ -130,9 +134,7 @@ def sdf_capsule(
     return np.hypot(px - h * ex, py - h * ey) - r
 
 
-def paint(
-    chunk: Chunk, g: Grid, dist: np.ndarray, colour: np.ndarray, alpha: np.ndarray | float = 1.0
-) -> None:
+def paint(chunk: Chunk, g: Grid, dist: np.ndarray, colour: np.ndarray, alpha: np.ndarray | float = 1.0) -> None:
     """Composite a shape given by its signed distance `dist` (N, h, w) over `chunk` inside `g.box`.
 
     `colour` is (3,) or (N, 3) RGB in [0, 1]; `alpha` a scalar or (N,) opacity (0 hides the
@@ -141,7 +143,7 @@ def paint(
     b = g.box
     cover = np.clip(0.5 - dist, 0.0, 1.0) * _col(alpha)
     colour = np.asarray(colour, dtype=np.float32).reshape(-1, 1, 1, 3)
-    region = chunk.frames[:, b.y0:b.y1, b.x0:b.x1]
+    region = chunk.frames[:, b.y0 : b.y1, b.x0 : b.x1]
     region += cover[..., None] * (colour - region)
 
 
@@ -149,9 +151,7 @@ def hsv_to_rgb(h: np.ndarray | float, s: np.ndarray | float, v: np.ndarray | flo
     """HSV (each broadcastable, hue in turns) to RGB (..., 3) float32 in [0, 1]."""
     h, s, v = np.broadcast_arrays(np.asarray(h, np.float32), np.asarray(s, np.float32), np.asarray(v, np.float32))
     k = (np.array([5.0, 3.0, 1.0], np.float32) + (h[..., None] % 1.0) * 6.0) % 6.0
-    return (v[..., None] - v[..., None] * s[..., None] * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)).astype(
-        np.float32
-    )
+    return (v[..., None] - v[..., None] * s[..., None] * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)).astype(np.float32)
 
 
 def periodic_texture(rng: np.random.Generator, roughness: float, scale: float, stretch: float) -> np.ndarray:

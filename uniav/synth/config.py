@@ -83,15 +83,31 @@ class KindSpec:
 
 DEFAULT_SPECS: dict[Kind, KindSpec] = {
     Kind.TAL: KindSpec(
-        duration=(30.0, 180.0), events=(1, 3), min_event=2.0, max_event_fraction=0.85, jitter_px=1.0,
-        drift_px_s=8.0, idle_probability=0.7, idle_pad=(0.5, 5.0),
+        duration=(30.0, 180.0),
+        events=(1, 3),
+        min_event=2.0,
+        max_event_fraction=0.85,
+        jitter_px=1.0,
+        drift_px_s=8.0,
+        idle_probability=0.7,
+        idle_pad=(0.5, 5.0),
     ),
     Kind.AVEL: KindSpec(
-        duration=(10.0, 60.0), events=(1, 4), distractors=(1, 2), min_event=0.4, max_event_fraction=0.9,
-        snr_db=(10.0, 24.0), jitter_px=1.0, drift_px_s=4.0,
+        duration=(10.0, 60.0),
+        events=(1, 4),
+        distractors=(1, 2),
+        min_event=0.4,
+        max_event_fraction=0.9,
+        snr_db=(10.0, 24.0),
+        jitter_px=1.0,
+        drift_px_s=4.0,
     ),
     Kind.SED: KindSpec(
-        duration=(10.0, 10.0), events=(2, 6), snr_db=(8.0, 26.0), jitter_px=0.8, drift_px_s=6.0,
+        duration=(10.0, 10.0),
+        events=(2, 6),
+        snr_db=(8.0, 26.0),
+        jitter_px=0.8,
+        drift_px_s=6.0,
         scenery=(1, 3),
     ),
 }

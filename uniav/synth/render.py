@@ -56,8 +56,8 @@ def iter_frames(plan: VideoPlan, media: MediaSpec) -> Iterator[np.ndarray]:
     visuals = [e.visual for e in plan.events if e.visual is not None]
     drift = np.asarray(plan.scene.drift)
     for first in range(0, plan.num_frames, media.chunk_frames):
-        times = all_times[first: first + media.chunk_frames]
-        shift = shifts[first: first + media.chunk_frames]
+        times = all_times[first : first + media.chunk_frames]
+        shift = shifts[first : first + media.chunk_frames]
         off = drift[None, :] * times[:, None] - shift  # the backdrop drifts and sways with the camera
         frames = gather_background(texture, off[:, 0], off[:, 1], media.height, media.width)
         chunk = Chunk(frames, times, shift)

@@ -162,21 +162,44 @@ def _ambience(rng: np.random.Generator, kind: Kind, duration: float) -> Ambience
     seed = int(rng.integers(2**31))
     tilt = float(rng.uniform(-4.5, -1.5))
     if kind is Kind.TAL:
-        return Ambience(seed, float(rng.uniform(0.005, 0.012)), tilt, music_rms=float(rng.uniform(0.03, 0.08)),
-                        music_notes=int(duration * rng.uniform(0.3, 1.0)))
+        return Ambience(
+            seed,
+            float(rng.uniform(0.005, 0.012)),
+            tilt,
+            music_rms=float(rng.uniform(0.03, 0.08)),
+            music_notes=int(duration * rng.uniform(0.3, 1.0)),
+        )
     return Ambience(seed, float(rng.uniform(0.006, 0.015)), tilt)
 
 
 def _visual(
-    rng: np.random.Generator, cls: SynthClass, slot: Box, start: float, end: float, shown: tuple[float, float],
-    beats: tuple[float, ...], hold: float, rate: float,
+    rng: np.random.Generator,
+    cls: SynthClass,
+    slot: Box,
+    start: float,
+    end: float,
+    shown: tuple[float, float],
+    beats: tuple[float, ...],
+    hold: float,
+    rate: float,
 ) -> VisualEvent:
     assert cls.visual is not None
     return VisualEvent(
-        pattern=cls.visual, slot=slot, start=start, end=end, show_from=shown[0], show_to=shown[1],
-        hue=float((cls.hue + rng.uniform(-0.04, 0.04)) % 1.0), sat=float(rng.uniform(0.6, 0.95)),
-        val=float(rng.uniform(0.75, 1.0)), size=float(rng.uniform(0.9, 1.3)), rate=rate,
-        amp=float(rng.uniform(0.6, 1.0)), hold=hold, beats=beats, seed=int(rng.integers(2**31)),
+        pattern=cls.visual,
+        slot=slot,
+        start=start,
+        end=end,
+        show_from=shown[0],
+        show_to=shown[1],
+        hue=float((cls.hue + rng.uniform(-0.04, 0.04)) % 1.0),
+        sat=float(rng.uniform(0.6, 0.95)),
+        val=float(rng.uniform(0.75, 1.0)),
+        size=float(rng.uniform(0.9, 1.3)),
+        rate=rate,
+        amp=float(rng.uniform(0.6, 1.0)),
+        hold=hold,
+        beats=beats,
+        seed=int(rng.integers(2**31)),
     )
 
 
@@ -247,8 +270,14 @@ class Planner:
         return VideoPlan(vid, self.kind, subset, num_frames, fps, scene, ambience, tuple(events))
 
     def single(
-        self, index: int, cls_index: int, start: float, length: float, duration: float,
-        snr_db: float | None = None, idle: float = 0.0,
+        self,
+        index: int,
+        cls_index: int,
+        start: float,
+        length: float,
+        duration: float,
+        snr_db: float | None = None,
+        idle: float = 0.0,
     ) -> VideoPlan:
         """A video of `duration` s whose only event is one instance of class `cls_index` (annotated),
         acting from `start` for about `length` s, shown still for `idle` s before and after, at
@@ -268,8 +297,24 @@ class Planner:
         shown = (max(0.0, start - idle), min(duration, end + idle))
         slot = cls_index % len(self.slots) if cls.visual is not None else None
         snr = self.spec.snr_db[0] if snr_db is None else snr_db
-        ev = self._commit(rng, board, cls, True, start, end, shown, slot, beats, hold, rate, heard,
-                          cls.timbre, recording, base.ambience.noise_rms, snr)
+        ev = self._commit(
+            rng,
+            board,
+            cls,
+            True,
+            start,
+            end,
+            shown,
+            slot,
+            beats,
+            hold,
+            rate,
+            heard,
+            cls.timbre,
+            recording,
+            base.ambience.noise_rms,
+            snr,
+        )
         scenery = tuple(e for e in base.events if e.label == "scenery")
         num_frames = int(round(duration * self.media.fps))
         return replace(base, num_frames=num_frames, events=scenery + (ev,))
@@ -279,10 +324,19 @@ class Planner:
     def _scenery(self, rng: np.random.Generator, duration: float) -> PlannedEvent:
         full = Box(0, 0, self.media.width, self.media.height)
         vis = VisualEvent(
-            pattern=VisualPattern.WANDER, slot=full, start=0.0, end=duration, show_from=0.0, show_to=duration,
-            hue=float(rng.uniform(0, 1)), sat=float(rng.uniform(0.15, 0.5)), val=float(rng.uniform(0.4, 0.9)),
-            size=float(rng.uniform(0.8, 1.4)), rate=float(rng.uniform(*RATES[VisualPattern.WANDER])),
-            amp=float(rng.uniform(0.5, 1.0)), seed=int(rng.integers(2**31)),
+            pattern=VisualPattern.WANDER,
+            slot=full,
+            start=0.0,
+            end=duration,
+            show_from=0.0,
+            show_to=duration,
+            hue=float(rng.uniform(0, 1)),
+            sat=float(rng.uniform(0.15, 0.5)),
+            val=float(rng.uniform(0.4, 0.9)),
+            size=float(rng.uniform(0.8, 1.4)),
+            rate=float(rng.uniform(*RATES[VisualPattern.WANDER])),
+            amp=float(rng.uniform(0.5, 1.0)),
+            seed=int(rng.integers(2**31)),
         )
         return PlannedEvent("scenery", None, 0.0, duration, visual=vis)
 
@@ -332,8 +386,10 @@ class Planner:
             end = min(end, duration)
             shown = (start, end)
             if seen and rng.uniform() < self.spec.idle_probability:
-                shown = (max(0.0, start - rng.uniform(*self.spec.idle_pad)),
-                         min(duration, end + rng.uniform(*self.spec.idle_pad)))
+                shown = (
+                    max(0.0, start - rng.uniform(*self.spec.idle_pad)),
+                    min(duration, end + rng.uniform(*self.spec.idle_pad)),
+                )
             if seen and cls.visual is VisualPattern.FIREWORK:
                 shown = (shown[0], min(duration, max(shown[1], end + 0.45)))
             timbre = Timbre.RECORDING if recording is not None else cls.timbre
@@ -342,14 +398,42 @@ class Planner:
             slot = self._pick_slot(rng, cls_index, board, *shown) if seen else None
             if seen and slot is None:
                 continue
-            return self._commit(rng, board, cls, annotated, start, end, shown, slot, beats, hold, rate,
-                                heard, timbre, recording, noise_rms)
+            return self._commit(
+                rng,
+                board,
+                cls,
+                annotated,
+                start,
+                end,
+                shown,
+                slot,
+                beats,
+                hold,
+                rate,
+                heard,
+                timbre,
+                recording,
+                noise_rms,
+            )
         return None
 
     def _commit(
-        self, rng: np.random.Generator, board: Board, cls: SynthClass, annotated: bool, start: float, end: float,
-        shown: tuple[float, float], slot: int | None, beats: tuple[float, ...], hold: float, rate: float,
-        heard: bool, timbre: Timbre | None, recording: np.ndarray | None, noise_rms: float,
+        self,
+        rng: np.random.Generator,
+        board: Board,
+        cls: SynthClass,
+        annotated: bool,
+        start: float,
+        end: float,
+        shown: tuple[float, float],
+        slot: int | None,
+        beats: tuple[float, ...],
+        hold: float,
+        rate: float,
+        heard: bool,
+        timbre: Timbre | None,
+        recording: np.ndarray | None,
+        noise_rms: float,
         snr_db: float | None = None,
     ) -> PlannedEvent:
         visual = sound = None
@@ -360,9 +444,16 @@ class Planner:
             board.sounds.append((start, end, timbre, cls.label))
             snr = rng.uniform(*self.spec.snr_db) if snr_db is None else snr_db
             sound = SoundEvent(  # level: `snr` dB over the background noise (both as RMS)
-                timbre=timbre, start=start, end=end, gain=float(noise_rms * 10.0 ** (snr / 20.0)),
-                pitch=float(rng.uniform(0.92, 1.08)), rate=rate, hold=hold, beats=beats,
-                seed=int(rng.integers(2**31)), samples=recording,
+                timbre=timbre,
+                start=start,
+                end=end,
+                gain=float(noise_rms * 10.0 ** (snr / 20.0)),
+                pitch=float(rng.uniform(0.92, 1.08)),
+                rate=rate,
+                hold=hold,
+                beats=beats,
+                seed=int(rng.integers(2**31)),
+                samples=recording,
             )
         label_id = self.vocab.labels.index(cls.label) if annotated else None
         return PlannedEvent(cls.label, label_id, start, end, visual=visual, sound=sound)
@@ -376,7 +467,7 @@ class Planner:
         if len(x) > limit * sr:
             n = int(loguniform(rng, min(0.5, limit), limit) * sr)
             off = int(rng.integers(0, len(x) - n + 1))
-            x = x[off: off + n]
+            x = x[off : off + n]
             a, b = loud_span(x, sr)
             x = x[a:b] if b - a >= sr // 20 else x
         return np.asarray(x, np.float32)
@@ -391,4 +482,4 @@ def plan_videos(config: SynthConfig, kind: Kind, vocab: Vocabulary) -> list[Vide
 
 def without_event(plan: VideoPlan, index: int) -> VideoPlan:
     """The same plan with event `index` removed (to check that it changes nothing else)."""
-    return replace(plan, events=plan.events[:index] + plan.events[index + 1:])
+    return replace(plan, events=plan.events[:index] + plan.events[index + 1 :])

@@ -81,7 +81,8 @@ def kind_stats(kind: Kind, plans: list[VideoPlan] | tuple[VideoPlan, ...], label
         events_per_video=len(seg) / max(len(plans), 1),
         event_seconds=(
             (float(lengths.min()), float(np.median(lengths)), float(lengths.mean()), float(lengths.max()))
-            if seg else (0.0, 0.0, 0.0, 0.0)
+            if seg
+            else (0.0, 0.0, 0.0, 0.0)
         ),
         share_under_1s=float((lengths < 1.0).mean()) if seg else 0.0,
         levels=tuple(int(n) for n in levels),

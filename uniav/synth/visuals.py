@@ -97,10 +97,22 @@ def draw_spin(c: Chunk, g: Grid, ev: VisualEvent, ox: np.ndarray, oy: np.ndarray
     arm = 17.0 * u * ev.size
     theta = 2 * np.pi * ev.rate * _tau(c.times, ev) + ev.seed % 7
     blades = np.minimum(
-        sdf_capsule(g, hx - arm * np.cos(theta), hy - arm * np.sin(theta),
-                    hx + arm * np.cos(theta), hy + arm * np.sin(theta), 2.6 * u),
-        sdf_capsule(g, hx + arm * np.sin(theta), hy - arm * np.cos(theta),
-                    hx - arm * np.sin(theta), hy + arm * np.cos(theta), 2.6 * u),
+        sdf_capsule(
+            g,
+            hx - arm * np.cos(theta),
+            hy - arm * np.sin(theta),
+            hx + arm * np.cos(theta),
+            hy + arm * np.sin(theta),
+            2.6 * u,
+        ),
+        sdf_capsule(
+            g,
+            hx + arm * np.sin(theta),
+            hy - arm * np.cos(theta),
+            hx - arm * np.sin(theta),
+            hy + arm * np.cos(theta),
+            2.6 * u,
+        ),
     )
     paint(c, g, blades, _colour(ev), a)
     paint(c, g, sdf_disc(g, hx, hy, 2.6 * u), WHITE, a)
@@ -185,11 +197,22 @@ def draw_roll(c: Chunk, g: Grid, ev: VisualEvent, ox: np.ndarray, oy: np.ndarray
     cx, cy = ox + 0.5 * s.w + offset, oy + s.h - 3.5 * u - radius
     theta = offset / radius
     paint(c, g, sdf_capsule(g, ox + 2 * u, oy + s.h - 2.5 * u, ox + s.w - 2 * u, oy + s.h - 2.5 * u, 1.0 * u), DARK, a)
-    spokes = np.min(np.stack([
-        sdf_capsule(g, cx - radius * np.cos(theta + k * np.pi / 3), cy - radius * np.sin(theta + k * np.pi / 3),
-                    cx + radius * np.cos(theta + k * np.pi / 3), cy + radius * np.sin(theta + k * np.pi / 3), 1.0 * u)
-        for k in range(3)
-    ]), axis=0)
+    spokes = np.min(
+        np.stack(
+            [
+                sdf_capsule(
+                    g,
+                    cx - radius * np.cos(theta + k * np.pi / 3),
+                    cy - radius * np.sin(theta + k * np.pi / 3),
+                    cx + radius * np.cos(theta + k * np.pi / 3),
+                    cy + radius * np.sin(theta + k * np.pi / 3),
+                    1.0 * u,
+                )
+                for k in range(3)
+            ]
+        ),
+        axis=0,
+    )
     paint(c, g, sdf_disc(g, cx, cy, radius + 1.6 * u), _colour(ev), a)
     paint(c, g, spokes, _colour(ev, 0.35), a)
 
@@ -303,14 +326,29 @@ def draw_bird(c: Chunk, g: Grid, ev: VisualEvent, ox: np.ndarray, oy: np.ndarray
     hop = np.where(since < 0.12, np.sin(np.pi * np.clip(since / 0.12, 0, 1)), 0.0)
     bx, by = ox + 0.5 * s.w, oy + 0.62 * s.h - 6.0 * u * hop
     flap = np.where(since < 0.16, np.cos(2 * np.pi * np.minimum(since, 0.16) / 0.08), 0.6)
-    paint(c, g, sdf_capsule(g, bx - 10 * u, oy + 0.62 * s.h + 5.5 * u, bx + 10 * u, oy + 0.62 * s.h + 5.5 * u, 1.0 * u),
-          BROWN, a)
+    paint(
+        c,
+        g,
+        sdf_capsule(g, bx - 10 * u, oy + 0.62 * s.h + 5.5 * u, bx + 10 * u, oy + 0.62 * s.h + 5.5 * u, 1.0 * u),
+        BROWN,
+        a,
+    )
     paint(c, g, sdf_ellipse(g, bx, by, 6.5 * u * ev.size, 4.5 * u * ev.size), _colour(ev), a)
     paint(c, g, sdf_disc(g, bx + 5.5 * u, by - 3.5 * u, 3.0 * u * ev.size), _colour(ev, 1.2), a)
-    paint(c, g, sdf_capsule(g, bx + 8.0 * u, by - 3.5 * u, bx + 10.5 * u, by - 3.0 * u, 0.9 * u),
-          hsv_to_rgb(0.08, 0.9, 0.95), a)
-    paint(c, g, sdf_capsule(g, bx - 1.0 * u, by - 1.0 * u, bx - 6.0 * u, by - 1.0 * u - 6.0 * u * flap, 1.5 * u),
-          _colour(ev, 0.6), a)
+    paint(
+        c,
+        g,
+        sdf_capsule(g, bx + 8.0 * u, by - 3.5 * u, bx + 10.5 * u, by - 3.0 * u, 0.9 * u),
+        hsv_to_rgb(0.08, 0.9, 0.95),
+        a,
+    )
+    paint(
+        c,
+        g,
+        sdf_capsule(g, bx - 1.0 * u, by - 1.0 * u, bx - 6.0 * u, by - 1.0 * u - 6.0 * u * flap, 1.5 * u),
+        _colour(ev, 0.6),
+        a,
+    )
 
 
 def draw_firework(c: Chunk, g: Grid, ev: VisualEvent, ox: np.ndarray, oy: np.ndarray, a: np.ndarray) -> None:
@@ -362,8 +400,10 @@ def draw_wander(c: Chunk, g: Grid, ev: VisualEvent, ox: np.ndarray, oy: np.ndarr
     r = 10.0 * u * ev.size
     reach = r + 4.0 * u  # the blob's soft edge fades out within 1.25 u; draw only around it
     box = Box(
-        max(g.box.x0, int(np.floor(cx.min() - reach))), max(g.box.y0, int(np.floor(cy.min() - reach))),
-        min(g.box.x1, int(np.ceil(cx.max() + reach))), min(g.box.y1, int(np.ceil(cy.max() + reach))),
+        max(g.box.x0, int(np.floor(cx.min() - reach))),
+        max(g.box.y0, int(np.floor(cy.min() - reach))),
+        min(g.box.x1, int(np.ceil(cx.max() + reach))),
+        min(g.box.y1, int(np.ceil(cy.max() + reach))),
     )
     if box.w <= 0 or box.h <= 0:
         return

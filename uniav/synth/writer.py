@@ -22,6 +22,7 @@ from uniav.synth.config import MediaSpec
 
 AAC_FRAME = 1024  # samples per AAC frame
 
+
 def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
     """uint8 RGB frames (N, H, W, 3) to planar YUV 4:2:0 (N, H * 3 // 2, W) uint8, BT.601 limited range.
 
@@ -37,8 +38,8 @@ def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
     v = ((112 * rs - 94 * gs - 18 * bs + 512) >> 10) + 128
     out = np.empty((n, h * 3 // 2, w), np.uint8)
     out[:, :h] = y
-    out[:, h: h + h // 4] = u.reshape(n, h // 4, w)
-    out[:, h + h // 4:] = v.reshape(n, h // 4, w)
+    out[:, h : h + h // 4] = u.reshape(n, h // 4, w)
+    out[:, h + h // 4 :] = v.reshape(n, h // 4, w)
     return out
 
 
@@ -56,7 +57,9 @@ def write_mp4(path: Path, chunks: Iterable[np.ndarray], audio: np.ndarray, media
         vs.width, vs.height, vs.pix_fmt = media.width, media.height, "yuv420p"
         vs.codec_context.thread_count = 1  # x264 is bit-exact for a given thread count
         vs.options = {
-            "crf": str(media.crf), "preset": media.preset, "g": str(media.keyframe_interval),
+            "crf": str(media.crf),
+            "preset": media.preset,
+            "g": str(media.keyframe_interval),
             "x264-params": "threads=1:lookahead-threads=1:mbtree=0",
         }
         aus = container.add_stream("aac", rate=media.sample_rate)
@@ -88,7 +91,7 @@ def _encode_audio(container, stream, audio: np.ndarray, pos: int, until: int, me
 
     until = min(until, len(audio))
     while pos < until and (until - pos >= AAC_FRAME or until == len(audio)):
-        piece = audio[pos: pos + AAC_FRAME]
+        piece = audio[pos : pos + AAC_FRAME]
         frame = av.AudioFrame.from_ndarray(piece[None, :], format="fltp", layout="mono")
         frame.sample_rate = media.sample_rate
         frame.pts = pos

@@ -170,9 +170,13 @@ def parse_train_config(raw: dict[str, Any], base: Path = Path("."), source: str 
     tasks = {}
     for name, spec in raw["tasks"].items():
         t = _build(TaskDataConfig, spec, f"tasks.{name}")
-        t = dataclasses.replace(t, annotations=_resolve(t.annotations, base), features=_resolve(t.features, base),
-                                media_dir=_resolve(t.media_dir, base),
-                                prompt_embeddings=_resolve(t.prompt_embeddings, base))
+        t = dataclasses.replace(
+            t,
+            annotations=_resolve(t.annotations, base),
+            features=_resolve(t.features, base),
+            media_dir=_resolve(t.media_dir, base),
+            prompt_embeddings=_resolve(t.prompt_embeddings, base),
+        )
         if t.batch_size < 1:
             raise TrainConfigError(f"tasks.{name}.batch_size must be >= 1")
         if t.feature_format not in ("npz", "one-peace"):
@@ -185,6 +189,12 @@ def parse_train_config(raw: dict[str, Any], base: Path = Path("."), source: str 
     if raw.get("synth") is not None:
         synth = _build(SynthDataConfig, raw["synth"], "synth")
         synth = dataclasses.replace(synth, root=_resolve(synth.root, base))
-    return TrainConfig(model=model, tasks=tasks, train=train,
-                       stop_and_go=_build(StopAndGoConfig, raw.get("stop_and_go"), "stop_and_go"),
-                       synth=synth, output=_resolve(raw.get("output", "runs/uniav"), base), source=source)
+    return TrainConfig(
+        model=model,
+        tasks=tasks,
+        train=train,
+        stop_and_go=_build(StopAndGoConfig, raw.get("stop_and_go"), "stop_and_go"),
+        synth=synth,
+        output=_resolve(raw.get("output", "runs/uniav"), base),
+        source=source,
+    )

@@ -45,7 +45,8 @@ def generate_synth(cfg: TrainConfig, progress: bool = True) -> None:
         bar.refresh()
 
     try:
-        generate(SynthConfig(seed=cfg.synth.seed, videos=cfg.synth.videos), out, workers=cfg.synth.workers,
-                 progress=report)
+        generate(
+            SynthConfig(seed=cfg.synth.seed, videos=cfg.synth.videos), out, workers=cfg.synth.workers, progress=report
+        )
     finally:
         bar.close()

@@ -18,16 +18,24 @@ def iterations_per_epoch(sizes: dict[str, int], batch_sizes: dict[str, int], wor
     return max(math.ceil(sizes[t] / (batch_sizes[t] * world)) for t in sizes)
 
 
-def epoch_batches(num_videos: int, batch_size: int, iterations: int, seed: int, task_index: int, epoch: int,
-                  rank: int = 0, world: int = 1) -> np.ndarray:
+def epoch_batches(
+    num_videos: int,
+    batch_size: int,
+    iterations: int,
+    seed: int,
+    task_index: int,
+    epoch: int,
+    rank: int = 0,
+    world: int = 1,
+) -> np.ndarray:
     """(iterations, batch_size) video indices of one task for one rank in one epoch."""
     if num_videos == 0:
         raise ValueError("a task has no training videos")
     need = iterations * batch_size * world
     cycles = math.ceil(need / num_videos)
-    order = np.concatenate([
-        np.random.default_rng([seed, task_index, epoch, c]).permutation(num_videos) for c in range(cycles)
-    ])[:need]
+    order = np.concatenate(
+        [np.random.default_rng([seed, task_index, epoch, c]).permutation(num_videos) for c in range(cycles)]
+    )[:need]
     return order.reshape(iterations, batch_size * world)[:, rank::world]
 
 

@@ -24,8 +24,15 @@ class TaskPlateau:
 
 
 class StopAndGo:
-    def __init__(self, tasks: Sequence[str], patience: int = 1, min_delta: float = 0.001,
-                 continue_threshold: float = 0.005, cooldown: int = 1, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        tasks: Sequence[str],
+        patience: int = 1,
+        min_delta: float = 0.001,
+        continue_threshold: float = 0.005,
+        cooldown: int = 1,
+        enabled: bool = True,
+    ) -> None:
         self.tasks = list(tasks)
         self.patience = patience
         self.min_delta = min_delta

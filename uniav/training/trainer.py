@@ -37,8 +37,9 @@ from uniav.training.stop_and_go import StopAndGo
 CHECKPOINT = "last.pt"
 
 
-def build_model_config(cfg: TrainConfig, vocabularies: dict[str, tuple[str, ...]], dims: tuple[int, int, int]
-                       ) -> ModelConfig:
+def build_model_config(
+    cfg: TrainConfig, vocabularies: dict[str, tuple[str, ...]], dims: tuple[int, int, int]
+) -> ModelConfig:
     """The model a training configuration describes: preset + overrides, the tasks it trains (paper
     defaults for TAL/AVEL/SED) with the data's vocabularies, and the encoder's widths."""
     base = ModelConfig.preset(cfg.model.preset)
@@ -46,8 +47,12 @@ def build_model_config(cfg: TrainConfig, vocabularies: dict[str, tuple[str, ...]
     tasks = []
     for name, data in cfg.tasks.items():
         proto = defaults.get(name)
-        fields = {**(proto.to_dict() if proto else {"name": name, "class_aware": True, "max_seq_len": 256}),
-                  **data.overrides, "labels": tuple(vocabularies[name]), "name": name}
+        fields = {
+            **(proto.to_dict() if proto else {"name": name, "class_aware": True, "max_seq_len": 256}),
+            **data.overrides,
+            "labels": tuple(vocabularies[name]),
+            "name": name,
+        }
         if cfg.model.overrides.get("use_prompt_template") is False:
             fields["prompt_template"] = "{label}"  # the paper's "without prompt templates" variant
         try:
@@ -59,8 +64,13 @@ def build_model_config(cfg: TrainConfig, vocabularies: dict[str, tuple[str, ...]
     if unknown:
         raise TrainConfigError(f"model.overrides: unknown field(s) {unknown}")
     d.update(cfg.model.overrides)
-    d.update(tasks=[t.to_dict() for t in tasks], encoder=EncoderSpec.from_dict(cfg.model.encoder).to_dict(),
-             visual_dim=dims[0], audio_dim=dims[1], text_dim=dims[2])
+    d.update(
+        tasks=[t.to_dict() for t in tasks],
+        encoder=EncoderSpec.from_dict(cfg.model.encoder).to_dict(),
+        visual_dim=dims[0],
+        audio_dim=dims[1],
+        text_dim=dims[2],
+    )
     try:
         return ModelConfig.from_dict(d)
     except (TypeError, ValueError) as exc:
@@ -79,8 +89,16 @@ class TrainState:
 class Trainer:
     """Builds everything a configuration describes and runs the training loop."""
 
-    def __init__(self, cfg: TrainConfig, *, device: str = "cpu", output: str | Path | None = None,
-                 init_from: str | None = None, progress: bool = True, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        *,
+        device: str = "cpu",
+        output: str | Path | None = None,
+        init_from: str | None = None,
+        progress: bool = True,
+        log: Callable[[str], None] = print,
+    ) -> None:
         from uniav.data.dataset import load_task_dataset, task_vocabulary
         from uniav.encoders import build_encoder
         from uniav.evaluation.runner import prompt_embeddings
@@ -106,22 +124,36 @@ class Trainer:
         for name, ds in self.train_sets.items():
             if len(ds) == 0:
                 data = cfg.tasks[name]
-                raise TrainConfigError(f"task {name} has no training videos with features "
-                                       f"(annotations {data.annotations}, features {data.features})")
-        self.texts = {t.name: self._to_device(prompt_embeddings(self.model, t, cfg.tasks[t.name], self.encoder))
-                      for t in self.tasks}
+                raise TrainConfigError(
+                    f"task {name} has no training videos with features "
+                    f"(annotations {data.annotations}, features {data.features})"
+                )
+        self.texts = {
+            t.name: self._to_device(prompt_embeddings(self.model, t, cfg.tasks[t.name], self.encoder))
+            for t in self.tasks
+        }
         # embeddings read from files (encoders that cannot embed text) travel with the exported model
-        self.model.attach_prompt_embeddings({t.name: self.texts[t.name].cpu() for t in self.tasks
-                                             if cfg.tasks[t.name].prompt_embeddings and self.texts[t.name] is not None})
+        self.model.attach_prompt_embeddings(
+            {
+                t.name: self.texts[t.name].cpu()
+                for t in self.tasks
+                if cfg.tasks[t.name].prompt_embeddings and self.texts[t.name] is not None
+            }
+        )
         self.batch_sizes = {t.name: cfg.tasks[t.name].batch_size for t in self.tasks}
         self.iters_per_epoch = cfg.train.iterations_per_epoch or iterations_per_epoch(
-            {n: len(d) for n, d in self.train_sets.items()}, self.batch_sizes, self.dist.world_size)
+            {n: len(d) for n, d in self.train_sets.items()}, self.batch_sizes, self.dist.world_size
+        )
         self.total_epochs = cfg.train.epochs + cfg.train.warmup_epochs
         self.optimizer = make_optimizer(self.model, cfg.train.learning_rate, cfg.train.weight_decay)
         self.ema = ModelEma(self.model, cfg.train.ema_decay)
         sg = cfg.stop_and_go
-        self.stop_and_go = StopAndGo([t.name for t in self.tasks], patience=sg.patience, min_delta=sg.min_delta,
-                                     enabled=sg.enabled and len(self.tasks) > 1)
+        self.stop_and_go = StopAndGo(
+            [t.name for t in self.tasks],
+            patience=sg.patience,
+            min_delta=sg.min_delta,
+            enabled=sg.enabled and len(self.tasks) > 1,
+        )
         self.state = TrainState(normalizers={t.name: float(t.init_loss_norm) for t in self.tasks})
         self._items: dict[tuple[str, int], Any] = {}
         self.ddp = None
@@ -141,8 +173,9 @@ class Trainer:
         missing = [k for k in ours if k not in theirs]
         shape = [k for k in ours if k in theirs and theirs[k].shape != ours[k].shape]
         if missing or shape:
-            raise TrainConfigError(f"--init-from {source}: does not fit this model (missing {missing[:8]}, "
-                                   f"shape mismatch {shape[:8]})")
+            raise TrainConfigError(
+                f"--init-from {source}: does not fit this model (missing {missing[:8]}, shape mismatch {shape[:8]})"
+            )
         self.model.load_state_dict({k: theirs[k] for k in ours})
         self.log(f"initialised from {source} ({len(theirs) - len(ours)} tensors of other tasks ignored)")
 
@@ -167,23 +200,38 @@ class Trainer:
     def batch_samples(self, task: TaskConfig, indices: np.ndarray, rng: np.random.Generator):
         from uniav.data.transforms import to_grid, train_crop
 
-        return [train_crop(to_grid(self.item(task.name, int(i)), task), task, rng, self.cfg.train.crop_ratio)
-                for i in indices]
+        return [
+            train_crop(to_grid(self.item(task.name, int(i)), task), task, rng, self.cfg.train.crop_ratio)
+            for i in indices
+        ]
 
     def train_step(self, task: TaskConfig, samples) -> LossOutput:
         """Forward one batch of `task`, backward, clip, update, EMA."""
         model = self.model
         batch = model.make_batch([s.visual for s in samples], [s.audio for s in samples], task.name)
         points = torch.cat(model.points(batch.mask.shape[-1])).to(self.device)
-        gt_cls, gt_off = assign_targets(points, [s.segments.to(self.device) for s in samples],
-                                        [s.labels.to(self.device) for s in samples], task.num_classes,
-                                        task.class_aware)
+        gt_cls, gt_off = assign_targets(
+            points,
+            [s.segments.to(self.device) for s in samples],
+            [s.labels.to(self.device) for s in samples],
+            task.num_classes,
+            task.class_aware,
+        )
         net = self.ddp if self.ddp is not None else model
         out = net(batch.visual, batch.audio, batch.mask, task.name, self.texts[task.name])
-        loss = uniav_loss(torch.cat(out.cls_logits, 1), torch.cat(out.offsets, 1), torch.cat(out.masks, 1), gt_cls,
-                          gt_off, self.state.normalizers[task.name], num_classes=task.num_classes,
-                          class_aware=task.class_aware, label_smoothing=task.label_smoothing,
-                          loss_weight=task.loss_weight, regression=self.model_config.regression_loss)
+        loss = uniav_loss(
+            torch.cat(out.cls_logits, 1),
+            torch.cat(out.offsets, 1),
+            torch.cat(out.masks, 1),
+            gt_cls,
+            gt_off,
+            self.state.normalizers[task.name],
+            num_classes=task.num_classes,
+            class_aware=task.class_aware,
+            label_smoothing=task.label_smoothing,
+            loss_weight=task.loss_weight,
+            regression=self.model_config.regression_loss,
+        )
         self.optimizer.zero_grad(set_to_none=True)
         loss.final_loss.backward()
         if self.cfg.train.clip_grad_norm > 0:
@@ -198,12 +246,26 @@ class Trainer:
         self.model.train()
         active = self.stop_and_go.active
         tasks = [t for t in self.tasks if t.name in active]
-        order = {t.name: epoch_batches(len(self.train_sets[t.name]), self.batch_sizes[t.name], self.iters_per_epoch,
-                                       self.cfg.train.seed, i, epoch, self.dist.rank, self.dist.world_size)
-                 for i, t in enumerate(self.tasks)}
+        order = {
+            t.name: epoch_batches(
+                len(self.train_sets[t.name]),
+                self.batch_sizes[t.name],
+                self.iters_per_epoch,
+                self.cfg.train.seed,
+                i,
+                epoch,
+                self.dist.rank,
+                self.dist.world_size,
+            )
+            for i, t in enumerate(self.tasks)
+        }
         sums: dict[str, dict[str, float]] = {t.name: {"cls": 0.0, "reg": 0.0, "loss": 0.0, "n": 0} for t in tasks}
-        bar = tqdm(range(self.iters_per_epoch), desc=f"epoch {epoch + 1}/{self.total_epochs}",
-                   disable=not self.show_progress, leave=False)
+        bar = tqdm(
+            range(self.iters_per_epoch),
+            desc=f"epoch {epoch + 1}/{self.total_epochs}",
+            disable=not self.show_progress,
+            leave=False,
+        )
         window: dict[str, list[float]] = {t.name: [] for t in tasks}
         for it in bar:
             lr = self.set_lr()
@@ -220,8 +282,13 @@ class Trainer:
                 window[task.name].append(loss.final_loss.item())
             self.state.step += 1
             if self.dist.is_main and (it + 1) % self.cfg.train.log_every == 0:
-                rec = {"type": "train", "epoch": epoch, "iteration": self.state.step, "lr": lr,
-                       "loss": {k: float(np.mean(v)) for k, v in window.items() if v}}
+                rec = {
+                    "type": "train",
+                    "epoch": epoch,
+                    "iteration": self.state.step,
+                    "lr": lr,
+                    "loss": {k: float(np.mean(v)) for k, v in window.items() if v},
+                }
                 self._log_metrics(rec)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in rec["loss"].items()})
                 window = {t.name: [] for t in tasks}
@@ -233,8 +300,11 @@ class Trainer:
         from uniav.data.dataset import load_task_dataset
         from uniav.evaluation.runner import evaluate_model
 
-        sets = self.val_sets if split == "val" else {
-            t.name: load_task_dataset(t, self.cfg.tasks[t.name], split) for t in self.tasks}
+        sets = (
+            self.val_sets
+            if split == "val"
+            else {t.name: load_task_dataset(t, self.cfg.tasks[t.name], split) for t in self.tasks}
+        )
         return evaluate_model(model or self.ema.module, sets, self.texts)
 
     def fit(self, resume: bool = False, stop_after: int | None = None) -> TrainState:
@@ -244,17 +314,25 @@ class Trainer:
             self.load_checkpoint()
         self.output.mkdir(parents=True, exist_ok=True)
         if self.dist.is_main and self.state.epoch == 0:
-            (self.output / "train_config.json").write_text(json.dumps(dataclasses.asdict(self.cfg), indent=2,
-                                                                       default=str))
-        self.log(f"training {', '.join(f'{t.name} ({len(self.train_sets[t.name])} videos)' for t in self.tasks)}: "
-                 f"{self.total_epochs} epochs x {self.iters_per_epoch} iterations, "
-                 f"{self.model.num_parameters():,} parameters, world size {self.dist.world_size}")
+            (self.output / "train_config.json").write_text(
+                json.dumps(dataclasses.asdict(self.cfg), indent=2, default=str)
+            )
+        self.log(
+            f"training {', '.join(f'{t.name} ({len(self.train_sets[t.name])} videos)' for t in self.tasks)}: "
+            f"{self.total_epochs} epochs x {self.iters_per_epoch} iterations, "
+            f"{self.model.num_parameters():,} parameters, world size {self.dist.world_size}"
+        )
         last = self.total_epochs if stop_after is None else min(self.total_epochs, self.state.epoch + stop_after)
         for epoch in range(self.state.epoch, last):
             t0 = time.time()
             losses = self.train_epoch(epoch)
-            record: dict[str, Any] = {"type": "epoch", "epoch": epoch, "seconds": round(time.time() - t0, 2),
-                                      "train_loss": losses, "active": self.stop_and_go.active}
+            record: dict[str, Any] = {
+                "type": "epoch",
+                "epoch": epoch,
+                "seconds": round(time.time() - t0, 2),
+                "train_loss": losses,
+                "active": self.stop_and_go.active,
+            }
             if (epoch + 1) % self.cfg.train.eval_every == 0 or epoch == self.total_epochs - 1:
                 metrics = None
                 if self.dist.is_main:
@@ -296,8 +374,13 @@ class Trainer:
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "state": {"epoch": self.state.epoch, "step": self.state.step, "normalizers": self.state.normalizers,
-                      "best_metric": self.state.best_metric, "history": json.dumps(self.state.history)},
+            "state": {
+                "epoch": self.state.epoch,
+                "step": self.state.step,
+                "normalizers": self.state.normalizers,
+                "best_metric": self.state.best_metric,
+                "history": json.dumps(self.state.history),
+            },
             "stop_and_go": json.dumps(self.stop_and_go.state_dict()),
             "torch_rng": torch.get_rng_state(),
             "model_config": json.dumps(self.model_config.to_dict()),
@@ -326,8 +409,13 @@ class Trainer:
         self.ema.load_state_dict(ck["ema"])
         self.optimizer.load_state_dict(ck["optimizer"])
         st = ck["state"]
-        self.state = TrainState(int(st["epoch"]), int(st["step"]), {k: float(v) for k, v in st["normalizers"].items()},
-                                float(st["best_metric"]), json.loads(st["history"]))
+        self.state = TrainState(
+            int(st["epoch"]),
+            int(st["step"]),
+            {k: float(v) for k, v in st["normalizers"].items()},
+            float(st["best_metric"]),
+            json.loads(st["history"]),
+        )
         self.stop_and_go.load_state_dict(json.loads(ck["stop_and_go"]))
         torch.set_rng_state(ck["torch_rng"].cpu())
         self.log(f"resumed from {path} at epoch {self.state.epoch + 1}")
