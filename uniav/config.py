@@ -134,19 +134,118 @@ class TaskConfig:
         return cls(**d)
 
 
-@dataclass(frozen=True)
-class EncoderSpec:
-    """Which frozen encoder produced the model's input features (recorded with the model)."""
+class VisualKind(StrEnum):
+    """Visual encoders: weight-free statistics, EfficientNet-Lite0 (ImageNet, from pip), CLIP (Hub),
+    precomputed features (ONE-PEACE ``.npy``)."""
 
-    kind: str = "features"  # "signal" | "clip-clap" | "features"
+    SIGNAL = "signal"
+    EFFNET = "effnet"
+    CLIP = "clip"
+    FEATURES = "features"
+
+
+class AudioKind(StrEnum):
+    """Audio encoders: weight-free statistics, YAMNet (AudioSet, ONNX from pip), CLAP (Hub), precomputed."""
+
+    SIGNAL = "signal"
+    YAMNET = "yamnet"
+    CLAP = "clap"
+    FEATURES = "features"
+
+
+class TextKind(StrEnum):
+    """Text encoders: hashed character n-grams, all-MiniLM-L6-v2 (from pip), CLIP, CLAP or both (Hub),
+    stored prompt embeddings (precomputed features)."""
+
+    SIGNAL = "signal"
+    MINILM = "minilm"
+    CLIP = "clip"
+    CLAP = "clap"
+    CLIP_CLAP = "clip-clap"
+    FEATURES = "features"
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One modality's encoder: its kind and options."""
+
+    kind: VisualKind | AudioKind | TextKind
     options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "options": dict(self.options)}
+        return {"kind": str(self.kind), "options": dict(self.options)}
+
+
+def _part(kinds: type[StrEnum], value: Any, slot: str) -> PartSpec:
+    """A `PartSpec` of the enum `kinds` from a PartSpec, a kind name or a ``{"kind", "options"}`` mapping."""
+    if isinstance(value, PartSpec):
+        kind, options = value.kind, value.options
+    elif isinstance(value, str):
+        kind, options = value, {}
+    elif isinstance(value, dict) and "kind" in value:
+        kind, options = value["kind"], value.get("options", {})
+    else:
+        raise ValueError(f"encoder.{slot}: expected a kind name or {{kind, options}}, got {value!r}")
+    try:
+        return PartSpec(kinds(str(kind)), dict(options or {}))
+    except ValueError:
+        raise ValueError(f"unknown {slot} encoder {kind!r}; choose one of {[k.value for k in kinds]}") from None
+
+
+# the single-kind encoders of earlier model folders ({"kind": ..., "options": ...}), per modality
+LEGACY_KINDS: dict[str, tuple[VisualKind, AudioKind, TextKind]] = {
+    "signal": (VisualKind.SIGNAL, AudioKind.SIGNAL, TextKind.SIGNAL),
+    "clip-clap": (VisualKind.CLIP, AudioKind.CLAP, TextKind.CLIP_CLAP),
+    "features": (VisualKind.FEATURES, AudioKind.FEATURES, TextKind.FEATURES),
+}
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """Which frozen encoders produced the model's inputs, one per modality (recorded with the model).
+
+    ``EncoderSpec("signal", "yamnet", "minilm")`` or with options ``EncoderSpec(PartSpec("clip", {...}), ...)``.
+    """
+
+    visual: PartSpec | str = VisualKind.FEATURES
+    audio: PartSpec | str = AudioKind.FEATURES
+    text: PartSpec | str = TextKind.FEATURES
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "visual", _part(VisualKind, self.visual, "visual"))
+        object.__setattr__(self, "audio", _part(AudioKind, self.audio, "audio"))
+        object.__setattr__(self, "text", _part(TextKind, self.text, "text"))
+
+    @classmethod
+    def uniform(cls, kind: str, options: dict[str, Any] | None = None) -> EncoderSpec:
+        """The spec of an earlier single-kind encoder (``signal``, ``clip-clap``, ``features``), its options
+        given to every part."""
+        if kind not in LEGACY_KINDS:
+            raise ValueError(f"unknown encoder {kind!r}; choose one of {sorted(LEGACY_KINDS)}")
+        v, a, t = LEGACY_KINDS[kind]
+        opts = dict(options or {})
+        return cls(PartSpec(v, opts), PartSpec(a, opts), PartSpec(t, opts))
+
+    @property
+    def parts(self) -> dict[str, PartSpec]:
+        return {"visual": self.visual, "audio": self.audio, "text": self.text}
+
+    @property
+    def label(self) -> str:
+        """How people read it: ``visual signal · audio yamnet · text minilm``."""
+        return " · ".join(f"{slot} {part.kind}" for slot, part in self.parts.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {slot: part.to_dict() for slot, part in self.parts.items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EncoderSpec:
-        return cls(kind=d.get("kind", "features"), options=dict(d.get("options", {})))
+        if "kind" in d:  # a model folder of an earlier release: one kind for all modalities
+            return cls.uniform(str(d["kind"]), dict(d.get("options", {})))
+        unknown = sorted(set(d) - {"visual", "audio", "text"})
+        if unknown:
+            raise ValueError(f"encoder: unknown field(s) {unknown}; expected visual, audio and text")
+        return cls(**{slot: d[slot] for slot in ("visual", "audio", "text") if slot in d})
 
 
 @dataclass(frozen=True)
@@ -346,7 +445,7 @@ def paper_tasks() -> tuple[TaskConfig, ...]:
 
 
 def _paper() -> ModelConfig:
-    return ModelConfig(tasks=paper_tasks(), encoder=EncoderSpec(kind="features", options={"name": "one-peace"}))
+    return ModelConfig(tasks=paper_tasks(), encoder=EncoderSpec.uniform("features", {"name": "one-peace"}))
 
 
 def _small() -> ModelConfig:
@@ -356,7 +455,7 @@ def _small() -> ModelConfig:
         head_dim=128,
         n_head=4,
         droppath=0.1,
-        encoder=EncoderSpec(kind="features", options={"name": "one-peace"}),
+        encoder=EncoderSpec.uniform("features", {"name": "one-peace"}),
     )
 
 
