@@ -11,7 +11,7 @@ from uniav.synth.config import DEFAULT_SPECS, KindSpec, MediaSpec, SynthConfig
 from uniav.synth.dataset import KindOutput, annotation_database, generate, plan_dataset, render_video
 from uniav.synth.plan import PlannedEvent, SoundEvent, VideoPlan, VisualEvent
 from uniav.synth.render import iter_frames, render_audio
-from uniav.synth.schedule import Planner, Vocabulary, vocabulary
+from uniav.synth.schedule import Planner, SynthVocabulary, vocabulary
 from uniav.synth.vocab import CLASSES, Kind, SynthClass
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
     "SynthConfig",
     "VideoPlan",
     "VisualEvent",
-    "Vocabulary",
+    "SynthVocabulary",
     "annotation_database",
     "generate",
     "iter_frames",

@@ -24,7 +24,7 @@ from uniav.synth.config import SynthConfig
 from uniav.synth.plan import VideoPlan
 from uniav.synth.recordings import Recording, load_recordings
 from uniav.synth.render import iter_frames, render_audio
-from uniav.synth.schedule import Vocabulary, plan_videos, vocabulary
+from uniav.synth.schedule import SynthVocabulary, plan_videos, vocabulary
 from uniav.synth.vocab import Kind
 from uniav.synth.writer import write_mp4
 
@@ -81,7 +81,7 @@ def _render_in_worker(job: RenderJob, config: SynthConfig) -> tuple[str, int]:
 
 def plan_dataset(
     config: SynthConfig, recordings: dict[str, tuple[Recording, ...]] | None = None
-) -> dict[Kind, tuple[Vocabulary, list[VideoPlan]]]:
+) -> dict[Kind, tuple[SynthVocabulary, list[VideoPlan]]]:
     """Vocabulary and plans of every requested sub-dataset (no rendering)."""
     out = {}
     for kind in config.kinds:

@@ -43,7 +43,7 @@ SIREN_PERIOD = (1.0, 3.0)  # seconds per sweep, shared by the siren's light and 
 
 
 @dataclass(frozen=True)
-class Vocabulary:
+class SynthVocabulary:
     """The classes of one sub-dataset, in label-id order, and the recordings of SED classes."""
 
     kind: Kind
@@ -55,7 +55,7 @@ class Vocabulary:
         return tuple(c.label for c in self.classes)
 
 
-def vocabulary(kind: Kind, recordings: dict[str, tuple[Recording, ...]] | None = None) -> Vocabulary:
+def vocabulary(kind: Kind, recordings: dict[str, tuple[Recording, ...]] | None = None) -> SynthVocabulary:
     """The classes of `kind`; for SED, recording labels not among the synthetic ones are appended (sorted)."""
     classes = CLASSES[kind]
     bank = dict(recordings or {}) if kind is Kind.SED else {}
@@ -65,7 +65,7 @@ def vocabulary(kind: Kind, recordings: dict[str, tuple[Recording, ...]] | None =
         if label not in known:
             bands = np.array([r.band for r in bank[label]])
             extra.append(recording_class(label, (float(bands[:, 0].min()), float(bands[:, 1].max()))))
-    return Vocabulary(kind, classes + tuple(extra), bank)
+    return SynthVocabulary(kind, classes + tuple(extra), bank)
 
 
 def slots(media: MediaSpec) -> tuple[Box, ...]:
@@ -233,7 +233,7 @@ def _timing(
 class Planner:
     """Draws `VideoPlan`s of one sub-dataset (see the module docstring)."""
 
-    def __init__(self, config: SynthConfig, kind: Kind, vocab: Vocabulary) -> None:
+    def __init__(self, config: SynthConfig, kind: Kind, vocab: SynthVocabulary) -> None:
         self.config = config
         self.kind = kind
         self.spec = config.spec(kind)
@@ -473,7 +473,7 @@ class Planner:
         return np.asarray(x, np.float32)
 
 
-def plan_videos(config: SynthConfig, kind: Kind, vocab: Vocabulary) -> list[VideoPlan]:
+def plan_videos(config: SynthConfig, kind: Kind, vocab: SynthVocabulary) -> list[VideoPlan]:
     """The plans of all videos of one sub-dataset."""
     planner = Planner(config, kind, vocab)
     names = subsets(config.seed, kind, config.videos, config.split)
