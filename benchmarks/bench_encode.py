@@ -1,4 +1,4 @@
-"""Wall time and peak memory of decode + `signal` encode, and the encoder's own throughput.
+"""Wall time and peak memory of decode + encode (the `signal` parts by default), and the encoder's own throughput.
 
 Cases (each runs in a fresh process, so that its peak RSS is its own):
   bbb            big_buck_bunny_30s.webm (VP8 1280x720 24 fps, Vorbis): decode + encode on the TAL (stride 8)
@@ -12,7 +12,11 @@ For the decode cases, `decode s` is the time spent inside the decoder calls (pro
 and `encode s` the rest; `x realtime` = clip duration / wall time.
 Aims (issue 3): the 10-minute video under 60 s and 1.5 GB peak on 2 cores; the encoder >= 50x real time.
 
+`--encoder` names the parts of the decode cases (an earlier single kind or visual=K,audio=K,text=K, as
+`uniav extract --encoder`); encoder-only always measures the signal feature functions.
+
 Run: .venv/bin/python benchmarks/bench_encode.py [--workdir /tmp/uniav-bench] [--minutes 10] [--cases ...]
+     [--encoder visual=signal,audio=yamnet,text=minilm]
 """
 
 from __future__ import annotations
@@ -90,11 +94,16 @@ def grids():
     return [SnippetGrid(stride=8), SnippetGrid(stride=4)]
 
 
-def case_decode(path: Path) -> dict:
-    from uniav.encoders.signal_encoder import SignalEncoder
+def build(encoder: str, media: TimedMedia | None = None, cache=None):
+    from uniav.config import EncoderSpec
+    from uniav.encoders import build_encoder
 
+    return build_encoder(EncoderSpec.parse(encoder), media=media.functions() if media else None, cache=cache)
+
+
+def case_decode(path: Path, encoder: str) -> dict:
     media = TimedMedia()
-    enc = SignalEncoder(media=media.functions())
+    enc = build(encoder, media)
     base = peak_rss_mb()
     t0 = time.perf_counter()
     out = enc.encode_file(path, grids())
@@ -164,14 +173,13 @@ def case_encoder_only(minutes: float) -> dict:
     }
 
 
-def case_cached(path: Path) -> dict:
-    from uniav.encoders import CachedEncoder, FeatureCache
-    from uniav.encoders.signal_encoder import SignalEncoder
+def case_cached(path: Path, encoder: str) -> dict:
+    from uniav.encoders import FeatureCache
 
     with tempfile.TemporaryDirectory() as tmp:
-        CachedEncoder(SignalEncoder(), FeatureCache(tmp)).encode_file(path, grids())  # warm the cache
+        build(encoder, cache=FeatureCache(tmp)).encode_file(path, grids())  # warm the cache
         media = TimedMedia()
-        enc = CachedEncoder(SignalEncoder(media=media.functions()), FeatureCache(tmp))
+        enc = build(encoder, media, FeatureCache(tmp))
         t0 = time.perf_counter()
         out = enc.encode_file(path, grids())
         wall = time.perf_counter() - t0
@@ -188,18 +196,18 @@ def case_cached(path: Path) -> dict:
     }
 
 
-def run_case(case: str, long_path: Path, minutes: float) -> dict:
+def run_case(case: str, long_path: Path, minutes: float, encoder: str) -> dict:
     import torch
 
     torch.set_num_threads(1)  # the decoders' resampling; the encoder itself is numpy
     if case == "bbb":
-        r = case_decode(BBB)
+        r = case_decode(BBB, encoder)
     elif case == "long":
-        r = case_decode(long_path)
+        r = case_decode(long_path, encoder)
     elif case == "encoder-only":
         r = case_encoder_only(minutes)
     else:
-        r = case_cached(BBB)
+        r = case_cached(BBB, encoder)
     return {"case": case, **r}
 
 
@@ -208,11 +216,12 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/uniav-bench"))
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the generated video")
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=CASES)
+    parser.add_argument("--encoder", default="signal", help="the parts of the decode cases (default: signal)")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case, print JSON
     args = parser.parse_args()
     long_path = args.workdir / f"synthetic_{args.minutes:g}min_720p.mp4"
     if args.case:
-        print(json.dumps(run_case(args.case, long_path, args.minutes)))
+        print(json.dumps(run_case(args.case, long_path, args.minutes, args.encoder)))
         return 0
     if "long" in args.cases and not long_path.exists():
         from benchmarks.bench_decode import generate_long_video
@@ -234,6 +243,8 @@ def main() -> int:
             str(args.workdir),
             "--minutes",
             f"{args.minutes:g}",
+            "--encoder",
+            args.encoder,
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from uniav.data.annotations import Annotation, AnnotationDB, Detections, VideoRecord, parse_predictions
+from uniav.data.annotations import Annotation, AnnotationDB, DetectionTable, VideoRecord, parse_predictions
 from uniav.evaluation.map import evaluate_detections
 
 
@@ -39,7 +39,7 @@ def make_dataset(
     instances: tuple[int, int],
     classes_per_video: tuple[int, int],
     on_class: float,
-) -> tuple[AnnotationDB, Detections]:
+) -> tuple[AnnotationDB, DetectionTable]:
     """Ground truth (validation subset) and ``per_video`` scored predictions per video."""
     videos: dict[str, VideoRecord] = {}
     vids, segs, labels, scores = [], [], [], []
@@ -76,7 +76,7 @@ def make_dataset(
         labels.append(c)
         scores.append(p)
     db = AnnotationDB(classes=tuple(f"c{i}" for i in range(n_classes)), videos=videos)
-    dets = Detections.from_arrays(
+    dets = DetectionTable.from_arrays(
         np.concatenate(vids), np.concatenate(segs), np.concatenate(labels), np.concatenate(scores)
     )
     return db, dets
@@ -173,7 +173,7 @@ def bench_evaluate_model(n_videos: int, batch_size: int) -> None:
         embd_dim=128,
         head_dim=128,
         droppath=0.0,
-        encoder=EncoderSpec("signal"),
+        encoder=EncoderSpec.uniform("signal"),
     )
     model = UniAV(cfg).eval()
     steps = {"TAL": (60, 480), "AVEL": (40, 240), "SED": (40, 40)}  # native steps per video

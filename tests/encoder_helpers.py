@@ -1,15 +1,17 @@
-"""Test helpers for the encoders: a synthetic media backend that serves numpy clips and counts calls."""
+"""Test helpers for the encoders: a synthetic media backend that serves numpy clips and counts calls, and two
+tiny parts that keep classifier scores (to test what `PartsEncoder` and the cache do with scores)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from uniav.encoders import MediaFunctions
+from uniav.encoders import AudioPart, MediaFunctions, PartOutput, VisualPart
 from uniav.media import AudioTrack, MediaInfo
+from uniav.media.grid import SnippetGrid
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,62 @@ class FakeMedia:
 
     def decoder_calls(self) -> int:
         return sum(1 for what, _ in self.calls if what in ("audio", "video"))
+
+
+# ---- parts with scores --------------------------------------------------------------------------------
+
+
+class MeanColourVisual(VisualPart):
+    """Row = the mean RGB of a snippet's frames (decoded at 8 x 8); scores = the same x 10, named by colour."""
+
+    def __init__(self, options: Mapping[str, object] | None = None) -> None:
+        self.options = dict(options or {})
+
+    dim = 3
+    cache_key = "mean-colour-v1"
+    score_classes = ("red", "green", "blue")
+
+    def decode_size(self, width: int | None, height: int | None) -> tuple[int, int]:
+        return 8, 8
+
+    def encode_frames(
+        self,
+        chunks: Iterable[np.ndarray],
+        grids: Sequence[SnippetGrid],
+        counts: Mapping[SnippetGrid, int],
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[PartOutput, int]:
+        means = [c.reshape(len(c), -1, 3).mean(axis=1) / 255.0 for c in chunks]
+        rows = np.concatenate(means).astype(np.float32) if means else np.zeros((0, 3), np.float32)
+        feats = {g: rows[g.frame_indices(counts[g], len(rows))].mean(axis=1) for g in grids} if len(rows) else {}
+        return PartOutput(feats, {g: 10 * f for g, f in feats.items()}, ("colour means",)), len(rows)
+
+    def no_video(self, grids: Sequence[SnippetGrid], counts: Mapping[SnippetGrid, int]) -> PartOutput:
+        return PartOutput({g: np.zeros((counts[g], 3), np.float32) for g in grids})
+
+
+class RmsAudio(AudioPart):
+    """Row = the rms of each snippet's window at 8 kHz; scores = (rms, -rms) named loud / quiet."""
+
+    dim = 1
+    cache_key = "rms-v1"
+    sample_rate = 8000
+    score_classes = ("loud", "quiet")
+
+    def encode_waveform(
+        self,
+        waveform: np.ndarray,
+        grids: Sequence[SnippetGrid],
+        counts: Mapping[SnippetGrid, int],
+        progress: Callable[[float], None] | None = None,
+    ) -> PartOutput:
+        from uniav.media.grid import audio_windows
+
+        feats = {
+            g: np.sqrt((audio_windows(waveform, g, counts[g], self.sample_rate) ** 2).mean(axis=1, keepdims=True))
+            for g in grids
+        }
+        return PartOutput(feats, {g: np.concatenate([f, -f], axis=1) for g, f in feats.items()})
 
 
 # ---- drawing ---------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def signal_model_config(**overrides) -> ModelConfig:
         head_dim=32,
         n_head=2,
         droppath=0.0,
-        encoder=EncoderSpec("signal"),
+        encoder=EncoderSpec.uniform("signal"),
     )
     base.update(overrides)
     return ModelConfig(**base)

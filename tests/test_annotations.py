@@ -12,7 +12,7 @@ from uniav.data.annotations import (
     Annotation,
     AnnotationDB,
     AnnotationError,
-    Detections,
+    DetectionTable,
     VideoRecord,
     as_detections,
     duplicate_mask,
@@ -351,10 +351,10 @@ def test_prediction_variants_and_errors(tmp_path: Path) -> None:
 
 
 def test_detections_constructors() -> None:
-    d = Detections.from_arrays(["b", "a", "b"], [[0, 1], [1, 2], [2, 3]], [1, 0, 1], [0.1, 0.2, 0.3])
+    d = DetectionTable.from_arrays(["b", "a", "b"], [[0, 1], [1, 2], [2, 3]], [1, 0, 1], [0.1, 0.2, 0.3])
     assert d.video_ids == ("b", "a")
     np.testing.assert_array_equal(d.video_index, [0, 1, 0])
-    r = Detections.from_video_results(
+    r = DetectionTable.from_video_results(
         [
             {"video_id": "b", "segments": np.array([[0, 1]]), "labels": np.array([1]), "scores": np.array([0.1])},
             {"video_id": "a", "segments": [[1, 2]], "labels": [0], "scores": [0.2]},
@@ -367,15 +367,15 @@ def test_detections_constructors() -> None:
     np.testing.assert_array_equal(cols.segments, [[0, 1], [1, 2]])
     assert as_detections(d) is d
     with pytest.raises(AnnotationError, match="different lengths"):
-        Detections.from_video_results([{"video_id": "a", "segments": [[0, 1]], "labels": [0, 1], "scores": [1]}])
+        DetectionTable.from_video_results([{"video_id": "a", "segments": [[0, 1]], "labels": [0, 1], "scores": [1]}])
     with pytest.raises(AnnotationError, match="no 'scores' key"):
-        Detections.from_video_results([{"video_id": "a", "segments": [[0, 1]], "labels": [0]}])
+        DetectionTable.from_video_results([{"video_id": "a", "segments": [[0, 1]], "labels": [0]}])
     with pytest.raises(ValueError, match="finite"):
-        Detections.from_arrays(["a"], [[0, 1]], [0], [float("nan")])
+        DetectionTable.from_arrays(["a"], [[0, 1]], [0], [float("nan")])
     with pytest.raises(ValueError, match="negative"):
-        Detections.from_arrays(["a"], [[0, 1]], [-1], [0.5])
+        DetectionTable.from_arrays(["a"], [[0, 1]], [-1], [0.5])
     with pytest.raises(AnnotationError, match="integers"):
-        Detections.from_arrays(["a"], [[0, 1]], [0.5], [0.5])
+        DetectionTable.from_arrays(["a"], [[0, 1]], [0.5], [0.5])
     with pytest.raises(TypeError, match="unsupported"):
         as_detections(3)
 

@@ -37,7 +37,7 @@ from uniav.data import (
 )
 from uniav.media.grid import SnippetGrid
 from uniav.ops.decode import GridTiming
-from uniav.training.config import TaskDataConfig
+from uniav.data.config import TaskDataConfig
 
 TAL, SED = tiny_config().tasks  # TAL: stride 8, max_seq_len 64, trunc 0.5; SED: stride 4, max_seq_len 32
 TAL = dataclasses.replace(TAL, resize_to_max_len=True)
@@ -310,7 +310,7 @@ def _features(folder: Path, ids, stride: int = 4, dv: int = 12, da: int = 10) ->
     for vid in ids:
         t = int(rng.integers(10, 40))
         write_npz_features(folder / f"{vid}.npz", rng.normal(size=(t, dv)), rng.normal(size=(t, da)), t / 4)
-    FeatureManifest(EncoderSpec("signal"), "signal-test", dv, da, 16, SnippetGrid(stride)).write(
+    FeatureManifest(EncoderSpec.uniform("signal"), "signal-test", dv, da, 16, SnippetGrid(stride)).write(
         folder / "manifest.json"
     )
 

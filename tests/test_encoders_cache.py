@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -10,10 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.encoder_helpers import FakeMedia, SynthClip, noise, square_frames
+from tests.encoder_helpers import FakeMedia, MeanColourVisual, RmsAudio, SynthClip, noise, square_frames
 from uniav.config import EncoderSpec
-from uniav.encoders import CachedEncoder, FeatureCache, build_encoder, default_cache_root, file_sha256
+from uniav.encoders import (
+    CachedEncoder,
+    ClipFeatures,
+    FeatureCache,
+    PartsEncoder,
+    build_encoder,
+    default_cache_root,
+    file_sha256,
+)
 from uniav.encoders.cache import grid_slug
+from uniav.encoders.signal_parts import SignalText
 from uniav.media.grid import SnippetGrid
 
 G8, G4 = SnippetGrid(stride=8), SnippetGrid(stride=4)
@@ -30,7 +40,7 @@ def clip_file(tmp_path: Path) -> tuple[FakeMedia, Path]:
 
 
 def cached(media: FakeMedia, root: Path, **options) -> CachedEncoder:
-    return build_encoder(EncoderSpec("signal", options), media=media.functions(), cache=FeatureCache(root))
+    return build_encoder(EncoderSpec.uniform("signal", options), media=media.functions(), cache=FeatureCache(root))
 
 
 def test_second_run_decodes_nothing(clip_file, tmp_path: Path):
@@ -157,15 +167,15 @@ def test_writes_are_atomic(clip_file, tmp_path: Path, monkeypatch):
 
 def test_real_file_second_run_decodes_nothing(media_dir: Path, tmp_path: Path):
     from uniav.encoders import MediaFunctions
-    from uniav.encoders.signal_encoder import SignalEncoder
 
     def refuse(*args, **kwargs):
         raise AssertionError("the decoder was called on a cached file")
 
     path = media_dir / "big_buck_bunny_30s.webm"
-    first = CachedEncoder(SignalEncoder(), FeatureCache(tmp_path)).encode_file(path, [G8, G4])
+    spec = EncoderSpec.uniform("signal")
+    first = build_encoder(spec, cache=FeatureCache(tmp_path)).encode_file(path, [G8, G4])
     assert first[G4].num_snippets == 119 and first[G8].num_snippets == 60
-    offline = CachedEncoder(SignalEncoder(media=MediaFunctions(refuse, refuse, refuse)), FeatureCache(tmp_path))
+    offline = build_encoder(spec, media=MediaFunctions(refuse, refuse, refuse), cache=FeatureCache(tmp_path))
     second = offline.encode_file(path, [G4, G8])
     assert offline.stats.hits == 2
     for g in (G8, G4):
@@ -184,7 +194,7 @@ def test_default_root_follows_environment(monkeypatch, tmp_path: Path):
 def test_missing_file_reports_the_decoder_error(tmp_path: Path):
     from uniav.media.errors import MediaError
 
-    enc = build_encoder(EncoderSpec("signal"), cache=FeatureCache(tmp_path))
+    enc = build_encoder(EncoderSpec.uniform("signal"), cache=FeatureCache(tmp_path))
     with pytest.raises(MediaError):
         enc.encode_file(tmp_path / "nope.mp4", [G4])
 
@@ -194,10 +204,56 @@ def test_precomputed_features_bypass_the_cache(tmp_path: Path):
     feat_dir.mkdir()
     np.save(feat_dir / "v1_one_peace_video_finetune.npy", np.ones((5, 4), np.float32))
     np.save(feat_dir / "v1_one_peace_audio.npy", np.ones((5, 4), np.float32))
-    spec = EncoderSpec("features", {"feature_dir": str(feat_dir), "visual_dim": 4, "audio_dim": 4})
+    spec = EncoderSpec.uniform("features", {"feature_dir": str(feat_dir), "visual_dim": 4, "audio_dim": 4})
     enc = build_encoder(spec, cache=FeatureCache(tmp_path / "cache"))
     out = enc.encode_file("v1", [G4])
     assert out[G4].visual.shape == (5, 4)
     assert not (tmp_path / "cache").exists()
     # an id is not a file: its "content" key is the hash of its name
     assert enc.content_sha("v1") == hashlib.sha256(b"name:v1").hexdigest() != enc.content_sha("v2")
+
+
+# ---- classifier scores ------------------------------------------------------------------------------
+
+
+def test_scores_are_cached_with_the_features(clip_file, tmp_path: Path):
+    media, path = clip_file
+    root = tmp_path / "cache"
+
+    def enc() -> CachedEncoder:
+        parts = PartsEncoder(
+            EncoderSpec.uniform("signal"), MeanColourVisual(), RmsAudio(), SignalText(), media.functions()
+        )
+        return CachedEncoder(parts, FeatureCache(root))
+
+    first = enc().encode_file(path, [G8, G4])
+    media.refuse = True
+    again = enc()
+    second = again.encode_file(path, [G4, G8])
+    assert again.stats.hits == 2
+    assert (again.visual_score_classes, again.audio_score_classes) == (("red", "green", "blue"), ("loud", "quiet"))
+    for g in (G8, G4):
+        assert first[g].visual_scores is not None and first[g].audio_scores.shape == (first[g].num_snippets, 2)
+        assert second[g].visual_scores.tobytes() == first[g].visual_scores.tobytes()
+        assert second[g].audio_scores.tobytes() == first[g].audio_scores.tobytes()
+
+
+def test_entries_of_the_format_before_scores_still_load(tmp_path: Path):
+    cache = FeatureCache(tmp_path)
+    feats = ClipFeatures(np.ones((3, 2), np.float32), np.zeros((3, 4), np.float32), 1.5, True, False, ("n",))
+    path = cache.store("ab" * 32, "key", G4, feats)
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"]))
+        arrays = {"visual": z["visual"], "audio": z["audio"]}
+    assert meta["format"] == 2 and meta["scores"] == []
+    del meta["scores"]
+    np.savez(path, **arrays, meta=np.array(json.dumps({**meta, "format": 1})))  # as the earlier release wrote it
+    old = cache.load("ab" * 32, "key", G4)
+    assert old is not None and old.visual_scores is None and old.audio_scores is None
+    np.testing.assert_array_equal(old.visual, feats.visual)
+    assert (old.duration, old.has_video, old.has_audio, old.notes) == (1.5, True, False, ("n",))
+
+
+def test_scores_of_the_wrong_length_are_refused():
+    with pytest.raises(ValueError, match=r"visual_scores must be \(T, n_classes\) with T = 3"):
+        ClipFeatures(np.ones((3, 2), np.float32), np.ones((3, 2), np.float32), 1.0, True, True, (), np.ones((2, 5)))

@@ -1,4 +1,5 @@
-"""The `clip-clap` encoder end to end on tiny random-weight CLIP and CLAP models built here, offline."""
+"""The CLIP and CLAP parts (the `clip-clap` encoder) end to end on tiny random-weight models built here, offline;
+their numbers against the models called directly; parts mixed with the `signal` parts."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import numpy as np
 import pytest
 
 from tests.encoder_helpers import FakeMedia, SynthClip, to_uint8, tone
-from uniav.config import EncoderSpec
-from uniav.encoders import EncoderError, build_encoder
-from uniav.encoders.clip_clap import NOTE_NO_AUDIO, ClipClapEncoder
+from uniav.config import EncoderSpec, PartSpec
+from uniav.encoders import NOTE_NO_AUDIO, EncoderError, PartsEncoder, build_encoder
+from uniav.encoders import signal_visual as sv
+from uniav.encoders.hub_models import HubFamily
 from uniav.media.grid import SnippetGrid
 
 G8, G4 = SnippetGrid(stride=8), SnippetGrid(stride=4)
@@ -149,9 +151,9 @@ def index_frames(k: int, w: int, h: int) -> np.ndarray:
     return to_uint8(img)
 
 
-def make_encoder(tiny_models, media: FakeMedia | None = None, **options) -> ClipClapEncoder:
-    return ClipClapEncoder(
-        EncoderSpec("clip-clap", {**tiny_models, **options}), media=media.functions() if media else None
+def make_encoder(tiny_models, media: FakeMedia | None = None, **options) -> PartsEncoder:
+    return build_encoder(
+        EncoderSpec.uniform("clip-clap", {**tiny_models, **options}), media=media.functions() if media else None
     )
 
 
@@ -166,7 +168,7 @@ def test_widths_come_from_the_model_configs(tiny_models):
     enc = make_encoder(tiny_models)
     assert (enc.visual_dim, enc.audio_dim, enc.text_dim) == (CLIP_PROJ, CLAP_PROJ, CLIP_PROJ + CLAP_PROJ)
     assert make_encoder(tiny_models, text="clap").text_dim == CLAP_PROJ
-    assert build_encoder(EncoderSpec("clip-clap", tiny_models)).visual_dim == CLIP_PROJ
+    assert make_encoder(tiny_models, text="clip").text_dim == CLIP_PROJ
 
 
 def test_encode_file_shapes_norms_and_shared_snippets(tiny_models):
@@ -190,7 +192,7 @@ def test_each_snippet_uses_its_centre_frame(tiny_models):
     out, _, enc = encode(tiny_models, SynthClip(3.0, index_frames, tone(440.0, seconds=3.0)), grids=[G4])
     n = out[G4].num_snippets
     centre = np.minimum(np.arange(n) * 4 + 8, 47)  # 48 frames decoded; later centres repeat the last
-    direct = enc.embed_frames(np.stack([index_frames(int(k), 48, 32) for k in centre]))
+    direct = enc.visual.embed_frames(np.stack([index_frames(int(k), 48, 32) for k in centre]))
     np.testing.assert_allclose(out[G4].visual, direct, atol=1e-5)
     assert not np.allclose(out[G4].visual[0], out[G4].visual[1], atol=1e-3)
 
@@ -200,7 +202,7 @@ def test_audio_windows_are_the_snippets_seconds(tiny_models):
     wave = np.random.default_rng(0).standard_normal(3 * sr).astype(np.float32) * 0.1
     out, _, enc = encode(tiny_models, SynthClip(3.0, index_frames, lambda _: wave), grids=[G8])
     # snippet 1 of stride 8 is centred at 1.0 s: its window is [0.5, 1.5) s
-    direct = enc.embed_audio(wave[None, sr // 2 : sr * 3 // 2], sr)
+    direct = enc.audio.embed_audio(wave[None, sr // 2 : sr * 3 // 2])
     np.testing.assert_allclose(out[G8].audio[1], direct[0], atol=1e-5)
 
 
@@ -259,12 +261,138 @@ def test_real_file_end_to_end(tiny_models, media_dir: Path):
 
 
 def test_bad_options_and_missing_models(tmp_path: Path):
-    with pytest.raises(EncoderError, match="unknown option"):
-        ClipClapEncoder(EncoderSpec("clip-clap", {"clip": "x"}))
-    with pytest.raises(EncoderError, match="text must be one of"):
-        ClipClapEncoder(EncoderSpec("clip-clap", {"text": "both"}))
-    enc = ClipClapEncoder(
-        EncoderSpec("clip-clap", {"clip_model": str(tmp_path / "missing"), "clap_model": str(tmp_path / "missing")})
-    )
+    with pytest.raises(ValueError, match=r"encoder 'clip-clap': unknown option\(s\) \['clip'\]"):
+        EncoderSpec.uniform("clip-clap", {"clip": "x"})
+    with pytest.raises(ValueError, match="text must be one of"):
+        EncoderSpec.uniform("clip-clap", {"text": "both"})
+    with pytest.raises(EncoderError, match=r"audio encoder 'clap': unknown option\(s\) \['frames_per_snippet'\]"):
+        build_encoder(EncoderSpec("clip", PartSpec("clap", {"frames_per_snippet": 2}), "clip"))
+    with pytest.raises(EncoderError, match="visual encoder 'clip': batch_size must be an integer >= 1"):
+        build_encoder(EncoderSpec(PartSpec("clip", {"batch_size": 0}), "clap", "clip"))
+    missing = str(tmp_path / "missing")
+    enc = build_encoder(EncoderSpec.uniform("clip-clap", {"clip_model": missing, "clap_model": missing}))
     with pytest.raises(EncoderError, match="could not load the CLIP config"):
         _ = enc.visual_dim
+
+
+# ---- against the models called directly (the numbers of the single-kind clip-clap encoder) --------------
+
+
+def _direct_models(tiny_models):
+    from transformers import ClapModel, ClapProcessor, CLIPModel, CLIPProcessor
+
+    clip = (
+        CLIPModel.from_pretrained(tiny_models["clip_model"]).eval(),
+        CLIPProcessor.from_pretrained(tiny_models["clip_model"]),
+    )
+    clap = (
+        ClapModel.from_pretrained(tiny_models["clap_model"]).eval(),
+        ClapProcessor.from_pretrained(tiny_models["clap_model"]),
+    )
+    return clip, clap
+
+
+def _unit(x):
+    import torch
+
+    return torch.nn.functional.normalize(x.pooler_output.float(), dim=-1).numpy()
+
+
+def test_numbers_match_the_models_called_directly(tiny_models):
+    import torch
+
+    (clip, clip_proc), (clap, clap_proc) = _direct_models(tiny_models)
+    sr = 48000
+    wave = np.random.default_rng(3).standard_normal(3 * sr).astype(np.float32) * 0.1
+    out, _, enc = encode(tiny_models, SynthClip(3.0, index_frames, lambda _: wave), grids=[G8])
+    n = out[G8].num_snippets
+    centre = np.minimum(np.arange(n) * 8 + 8, 47)
+    bounds = G8.audio_bounds(n, sr)
+    padded = np.pad(wave, (sr, sr))
+    windows = np.stack([padded[a + sr : b + sr] for a, b in bounds])
+    prompts = ["A sound event of dog barking.", "An audio visual event of cat."]
+    with torch.no_grad():
+        pixels = clip_proc.image_processor(images=[index_frames(int(k), 48, 32) for k in centre], return_tensors="pt")[
+            "pixel_values"
+        ]
+        visual = _unit(clip.get_image_features(pixel_values=pixels))
+        audio = _unit(
+            clap.get_audio_features(**clap_proc.feature_extractor(list(windows), sampling_rate=sr, return_tensors="pt"))
+        )
+        halves = []
+        for model, proc in ((clip, clip_proc), (clap, clap_proc)):
+            tok = proc.tokenizer(prompts, padding=True, truncation=True, return_tensors="pt")
+            halves.append(
+                _unit(model.get_text_features(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"]))
+            )
+    np.testing.assert_allclose(out[G8].visual, visual, atol=1e-5)
+    np.testing.assert_allclose(out[G8].audio, audio, atol=1e-5)
+    np.testing.assert_allclose(enc.encode_text(prompts), np.concatenate(halves, axis=1) / np.sqrt(2), atol=1e-6)
+
+
+def test_clip_and_clap_load_once_for_visual_audio_and_text(tiny_models):
+    out, _, enc = encode(tiny_models, SynthClip(2.0, index_frames, tone(300.0, seconds=2.0)))
+    enc.encode_text(["dog barking"])
+    models = enc.visual.models
+    assert enc.audio.models is models and enc.text.clip.models is models and enc.text.clap.models is models
+    assert sorted(family for family, _, _ in models.loaded) == [HubFamily.CLAP, HubFamily.CLIP]
+
+
+# ---- mixed with the signal parts ------------------------------------------------------------------
+
+
+def test_signal_visual_clap_audio_clip_text_on_a_real_clip(tiny_models, media_dir: Path):
+    from uniav.media.audio import decode_audio
+    from uniav.media.probe import probe_media
+
+    spec = EncoderSpec(
+        "signal",
+        PartSpec("clap", {"clap_model": tiny_models["clap_model"]}),
+        PartSpec("clip", {"clip_model": tiny_models["clip_model"]}),
+    )
+    enc = build_encoder(spec)
+    signal = build_encoder(EncoderSpec.uniform("signal"))
+    path = media_dir / "chaplin.mp4"
+    out = enc.encode_file(path, [G8, G4])
+    ref = signal.encode_file(path, [G8, G4])
+    info = probe_media(path)
+    assert (enc.visual_dim, enc.audio_dim, enc.text_dim) == (sv.VISUAL_DIM, CLAP_PROJ, CLIP_PROJ)
+    wave = decode_audio(path, sample_rate=48000, info=info).waveform
+    for g in (G8, G4):
+        f = out[g]
+        assert f.num_snippets == g.num_snippets(info.duration)
+        assert f.visual.tobytes() == ref[g].visual.tobytes()  # the signal part's numbers, whatever the others
+        starts = g.audio_bounds(f.num_snippets, 48000)[:2, 0]
+        direct = enc.audio.embed_audio(np.stack([np.pad(wave, (48000, 48000))[s + 48000 : s + 96000] for s in starts]))
+        np.testing.assert_allclose(f.audio[:2], direct, atol=1e-5)
+        np.testing.assert_allclose(np.linalg.norm(f.audio, axis=1), 1.0, atol=1e-5)
+        assert f.visual_scores is None and f.audio_scores is None
+    text = enc.encode_text(["dog barking", "car horn"])
+    assert text.shape == (2, CLIP_PROJ)
+    np.testing.assert_allclose(
+        text, make_encoder(tiny_models, text="clip").encode_text(["dog barking", "car horn"]), atol=1e-6
+    )
+    assert enc.cache_key != signal.cache_key and enc.cache_key.startswith(signal.cache_key.split(";")[0])
+    assert [family for family, _, _ in enc.audio.models.loaded] == [HubFamily.CLAP, HubFamily.CLIP]
+
+
+def test_clap_audio_resamples_what_the_decoder_gives(tiny_models):
+    """A decoder that returns 16 kHz audio: the encoder resamples it to CLAP's 48 kHz itself."""
+    import torch
+    import torchaudio
+
+    media = FakeMedia()
+    clip = SynthClip(2.0, None, tone(700.0, seconds=2.0))
+    path = media.add("/virtual/a.wav", clip)
+    fixed = media.decode_audio
+    media.decode_audio = lambda p, sample_rate=16000, info=None: fixed(p, 16000, info)  # ignores the rate asked
+    enc = build_encoder(
+        EncoderSpec("signal", PartSpec("clap", {"clap_model": tiny_models["clap_model"]}), "signal"),
+        media=media.functions(),
+    )
+    got = enc.encode_file(path, [G8])[G8].audio
+    wave48 = torchaudio.functional.resample(torch.from_numpy(clip.audio_fn(16000)[:32000]), 16000, 48000).numpy()
+    starts = G8.audio_bounds(len(got), 48000)[:, 0]
+    padded = np.pad(wave48, (48000, 48000))
+    direct = enc.audio.embed_audio(np.stack([padded[s + 48000 : s + 96000] for s in starts]))
+    np.testing.assert_allclose(got, direct, atol=1e-5)

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uniav.config import EncoderSpec, ModelConfig
-from uniav.encoders import EncoderError, UnknownPromptError, build_encoder
-from uniav.encoders.features import FeaturesEncoder
+from uniav.config import EncoderSpec, ModelConfig, PartSpec
+from uniav.encoders import EncoderError, FeaturesEncoder, PartsEncoder, UnknownPromptError, build_encoder
+from uniav.encoders import signal_text as st
 from uniav.media.grid import SnippetGrid
 
 G4, G8 = SnippetGrid(stride=4), SnippetGrid(stride=8)
@@ -28,7 +28,7 @@ def feature_dir(tmp_path: Path) -> Path:
 
 
 def spec(feature_dir: Path, **extra) -> EncoderSpec:
-    return EncoderSpec(
+    return EncoderSpec.uniform(
         "features", {"feature_dir": str(feature_dir), "visual_dim": D, "audio_dim": D, "text_dim": 4, **extra}
     )
 
@@ -72,8 +72,10 @@ def test_missing_files_and_bad_shapes_are_clear_errors(feature_dir: Path, tmp_pa
         wrong.encode_file("vid_A", [G4])
     with pytest.raises(EncoderError, match="stride 8"):
         build_encoder(spec(feature_dir, stride=8)).encode_file("vid_A", [G4])
-    with pytest.raises(EncoderError, match="unknown option"):
-        FeaturesEncoder(EncoderSpec("features", {"feature_folder": "x"}))
+    with pytest.raises(ValueError, match=r"encoder 'features': unknown option\(s\) \['feature_folder'\]"):
+        EncoderSpec.uniform("features", {"feature_folder": "x"})
+    with pytest.raises(EncoderError, match=r"audio encoder 'features': unknown option\(s\) \['video_suffix'\]"):
+        build_encoder(EncoderSpec("features", PartSpec("features", {"video_suffix": "_v.npy"}), "features"))
 
 
 def test_paper_preset_spec_builds_and_asks_for_the_folder():
@@ -125,3 +127,63 @@ def test_prompt_list_must_exist_and_match(feature_dir: Path, tmp_path: Path):
     enc = build_encoder(spec(feature_dir, text_embeddings={"SED": str(tmp_path / "p.npy")}))
     with pytest.raises(EncoderError, match="lists 2 prompts but .* has 3 rows"):
         enc.encode_text(["one"])
+
+
+# ---- parts: the joint visual/audio files, any text part ---------------------------------------------
+
+
+def test_uniform_options_go_to_the_parts_that_read_them(feature_dir: Path):
+    s = spec(feature_dir, durations="d.json")
+    assert s.visual.options == {"feature_dir": str(feature_dir), "visual_dim": D, "durations": "d.json"}
+    assert s.audio.options == {"feature_dir": str(feature_dir), "audio_dim": D, "durations": "d.json"}
+    assert s.text.options == {"text_dim": 4}
+    assert isinstance(build_encoder(s), FeaturesEncoder)
+
+
+def test_features_cannot_be_mixed_with_media_parts(feature_dir: Path):
+    for visual, audio in (("features", "signal"), ("signal", "features")):
+        with pytest.raises(EncoderError, match="cannot be mixed with a media encoder; make both visual and audio"):
+            build_encoder(EncoderSpec(visual, audio, "signal"))
+
+
+def test_features_with_an_embedding_text_part(feature_dir: Path):
+    base = spec(feature_dir)
+    enc = build_encoder(EncoderSpec(base.visual, base.audio, "signal"))
+    assert isinstance(enc, FeaturesEncoder) and enc.text_dim == 512
+    np.testing.assert_array_equal(enc.encode_text(["a dog"]), st.embed_texts(["a dog"]))
+    with pytest.raises(EncoderError, match="embeds any prompt: it keeps no list"):
+        enc.known_prompts()
+
+
+def test_stored_prompt_embeddings_serve_media_parts(prompt_files):
+    """The `features` text part alone: stored embeddings with signal visual and audio."""
+    enc = build_encoder(
+        EncoderSpec("signal", "signal", PartSpec("features", {"text_embeddings": prompt_files, "text_dim": 4}))
+    )
+    assert isinstance(enc, PartsEncoder) and enc.text_dim == 4
+    np.testing.assert_array_equal(enc.encode_text(["A sound event of Speech."]), [[4, 5, 6, 7]])
+    with pytest.raises(UnknownPromptError, match="'cat'"):
+        enc.encode_text(["cat"])
+
+
+def test_visual_and_audio_may_read_other_folders_but_must_agree_on_shared_options(feature_dir: Path, tmp_path: Path):
+    other = tmp_path / "audio-feats"
+    other.mkdir()
+    np.save(other / "x_vid_A.npy", np.full((7, 3), 2.0, np.float32))
+    enc = build_encoder(
+        EncoderSpec(
+            PartSpec("features", {"feature_dir": str(feature_dir), "visual_dim": D, "stride": 4}),
+            PartSpec("features", {"feature_dir": str(other), "prefix": "x_", "audio_suffix": ".npy", "audio_dim": 3}),
+            PartSpec("features", {"text_dim": 4}),
+        )
+    )
+    f = enc.encode_file("vid_A", [G4])[G4]
+    assert f.visual.shape == (7, D) and f.audio.shape == (7, 3) and (f.audio == 2.0).all()
+    np.testing.assert_allclose(
+        f.visual, np.load(feature_dir / "vid_A_one_peace_video_finetune.npy")[:7].astype(np.float32)
+    )
+    with pytest.raises(EncoderError, match="stride 4"):
+        enc.encode_file("vid_A", [G8])
+    clash = EncoderSpec(PartSpec("features", {"stride": 4}), PartSpec("features", {"stride": 8}), "features")
+    with pytest.raises(EncoderError, match=r"disagree on \['stride'\]"):
+        build_encoder(clash)

@@ -1,4 +1,5 @@
-"""The weight-free `signal` encoder: shapes, determinism, and that colour, motion and sound move the features."""
+"""The weight-free `signal` parts through `PartsEncoder`: shapes, determinism, identical numbers to the feature
+functions, and that colour, motion and sound move the features."""
 
 from __future__ import annotations
 
@@ -20,12 +21,11 @@ from tests.encoder_helpers import (
     tone,
     zoom_frames,
 )
-from uniav.config import EncoderSpec
-from uniav.encoders import EncoderError, build_encoder
+from uniav.config import EncoderSpec, PartSpec
+from uniav.encoders import NOTE_NO_AUDIO, NOTE_NO_VIDEO, EncoderError, build_encoder
 from uniav.encoders import signal_audio as sa
 from uniav.encoders import signal_text as st
 from uniav.encoders import signal_visual as sv
-from uniav.encoders.signal_encoder import NOTE_NO_AUDIO, NOTE_NO_VIDEO, SignalEncoder
 from uniav.media.grid import SnippetGrid
 
 G8, G4 = SnippetGrid(stride=8), SnippetGrid(stride=4)
@@ -39,7 +39,7 @@ STD = sv.FRAME_DIM
 def encode(clip: SynthClip, grids=(G8, G4), **options):
     media = FakeMedia()
     path = media.add("/virtual/clip.mp4", clip)
-    enc = SignalEncoder(EncoderSpec("signal", options), media=media.functions())
+    enc = build_encoder(EncoderSpec.uniform("signal", options), media=media.functions())
     return enc.encode_file(path, list(grids)), media
 
 
@@ -78,11 +78,36 @@ def test_shapes_dtypes_and_lengths_follow_the_grid():
     assert media.video_sizes == [(64, 64)]
 
 
+def reference(
+    clip: SynthClip, grid: SnippetGrid, frame_size: int = 64, cells: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """The features computed straight from the feature functions (as the single-kind `signal` encoder did):
+    every frame drawn at frame_size x frame_size, rows of all frames at once, then the pooled windows."""
+    n = grid.num_snippets(clip.duration)
+    frames = np.stack([clip.frame_fn(k, frame_size, frame_size) for k in range(int(round(clip.duration * 16)))])
+    rows = sv.FrameFeaturizer(cells=cells)(frames)
+    wave = np.asarray(clip.audio_fn(16000), np.float32)[: int(round(clip.duration * 16000))]
+    return sv.window_features(rows, grid, n, cells), sa.window_features(sa.frame_descriptors(wave), grid, n)
+
+
+@pytest.mark.parametrize("options", [{}, {"cells": 2, "frame_size": 32, "chunk": 64}])
+def test_numbers_are_those_of_the_feature_functions(options):
+    clip = SynthClip(3.5, rotate_frames(2.5), noise(seconds=4))
+    out, _ = encode(clip, **options)
+    for g in (G8, G4):
+        visual, audio = reference(clip, g, options.get("frame_size", 64), options.get("cells", 4))
+        assert out[g].visual.tobytes() == visual.tobytes()
+        assert out[g].audio.tobytes() == audio.tobytes()
+
+
 def test_widths_are_declared():
-    enc = build_encoder(EncoderSpec("signal"))
+    enc = build_encoder(EncoderSpec.uniform("signal"))
     assert (enc.visual_dim, enc.audio_dim, enc.text_dim) == (384, 256, 512)
-    assert enc.describe() == {"kind": "signal", "options": {}, "visual_dim": 384, "audio_dim": 256, "text_dim": 512}
-    small = build_encoder(EncoderSpec("signal", {"cells": 2, "frame_size": 32, "text_dim": 64}))
+    desc = enc.describe()
+    assert desc["visual"] == desc["audio"] == desc["text"] == {"kind": "signal", "options": {}}
+    assert (desc["visual_dim"], desc["audio_dim"], desc["text_dim"]) == (384, 256, 512)
+    assert desc["parts"]["visual"]["options"] == {"frame_size": 64, "cells": 4, "chunk": 64}
+    small = build_encoder(EncoderSpec.uniform("signal", {"cells": 2, "frame_size": 32, "text_dim": 64}))
     assert (small.visual_dim, small.text_dim) == (sv.visual_dim(2), 64) == (2 * 47 + 55 + 4 + 3, 64)
 
 
@@ -106,15 +131,25 @@ def test_grids_share_snippets_where_they_coincide():
     np.testing.assert_array_equal(out[G4].audio[: 2 * n8 : 2], out[G8].audio)
 
 
+def signal_with(visual: dict | None = None, text: dict | None = None) -> EncoderSpec:
+    return EncoderSpec(PartSpec("signal", visual or {}), "signal", PartSpec("signal", text or {}))
+
+
 def test_options_are_validated():
-    with pytest.raises(EncoderError, match="unknown option"):
-        SignalEncoder(EncoderSpec("signal", {"framesize": 64}))
-    with pytest.raises(EncoderError, match="must be integers"):
-        SignalEncoder(EncoderSpec("signal", {"frame_size": "64"}))
+    with pytest.raises(ValueError, match=r"encoder 'signal': unknown option\(s\) \['framesize'\]"):
+        EncoderSpec.uniform("signal", {"framesize": 64})
+    with pytest.raises(EncoderError, match=r"visual encoder 'signal': unknown option\(s\) \['framesize'\]"):
+        build_encoder(signal_with({"framesize": 64}))
+    with pytest.raises(EncoderError, match="visual encoder 'signal': options must be integers"):
+        build_encoder(signal_with({"frame_size": "64"}))
     with pytest.raises(EncoderError, match="multiple of cells"):
-        SignalEncoder(EncoderSpec("signal", {"frame_size": 30, "cells": 4}))
-    with pytest.raises(EncoderError, match="unknown encoder kind"):
-        build_encoder(EncoderSpec("sigmal"))
+        build_encoder(signal_with({"frame_size": 30, "cells": 4}))
+    with pytest.raises(EncoderError, match="text encoder 'signal': text_dim must be >= 16"):
+        build_encoder(signal_with(text={"text_dim": 8}))
+    with pytest.raises(
+        ValueError, match=r"unknown encoder 'sigmal'; choose one of \['clip-clap', 'features', 'signal'\]"
+    ):
+        EncoderSpec.uniform("sigmal")
     with pytest.raises(EncoderError, match="at least one snippet grid"):
         encode(SynthClip(2.0, square_frames(1.0), None), grids=[])
     with pytest.raises(EncoderError, match="one frame rate"):
@@ -122,18 +157,24 @@ def test_options_are_validated():
 
 
 def test_cache_key_tracks_numeric_options_only():
-    base = SignalEncoder(EncoderSpec("signal")).cache_key
-    assert base.startswith("signal-")
-    assert SignalEncoder(EncoderSpec("signal", {"chunk": 16})).cache_key == base
-    assert SignalEncoder(EncoderSpec("signal", {"frame_size": 96})).cache_key != base
-    assert SignalEncoder(EncoderSpec("signal", {"cells": 2})).cache_key != base
+    def key(**options) -> str:
+        return build_encoder(EncoderSpec.uniform("signal", options)).cache_key
+
+    base = key()
+    assert base.startswith("visual=signal-v1-") and base.endswith(";audio=signal-v1")
+    assert key(chunk=16) == base
+    assert key(text_dim=64) == base  # the text part does not change the features
+    assert key(frame_size=96) != base
+    assert key(cells=2) != base
 
 
 def test_progress_is_monotone_and_ends_at_one():
     seen: list[float] = []
     media = FakeMedia()
     path = media.add("/virtual/p.mp4", SynthClip(10.0, square_frames(1.0), noise(seconds=10)))
-    SignalEncoder(media=media.functions()).encode_file(path, [G8, G4], progress=seen.append)
+    build_encoder(EncoderSpec.uniform("signal"), media=media.functions()).encode_file(
+        path, [G8, G4], progress=seen.append
+    )
     assert len(seen) > 3
     assert all(b >= a for a, b in zip(seen, seen[1:], strict=False))
     assert seen[-1] == pytest.approx(1.0) and 0.0 <= seen[0] < 0.5
@@ -287,7 +328,7 @@ def test_text_embedding_within_a_template():
 
 
 def test_text_embedding_is_deterministic_and_normalises_text():
-    enc = build_encoder(EncoderSpec("signal"))
+    enc = build_encoder(EncoderSpec.uniform("signal"))
     a = enc.encode_text(["Dog  barking!", "Café"])
     b = enc.encode_text(["dog barking", "cafe"])
     assert a.dtype == np.float32 and a.shape == (2, 512)
@@ -314,7 +355,7 @@ def test_real_files_give_features_matching_their_duration(media_dir: Path, name:
 
     path = media_dir / name
     info = probe_media(path)
-    out = build_encoder(EncoderSpec("signal")).encode_file(path, [G8, G4])
+    out = build_encoder(EncoderSpec.uniform("signal")).encode_file(path, [G8, G4])
     for g, f in out.items():
         assert f.num_snippets == g.num_snippets(info.duration)
         assert f.duration == pytest.approx(info.duration)
@@ -328,7 +369,7 @@ def test_real_files_give_features_matching_their_duration(media_dir: Path, name:
 
 
 def test_real_sound_differs_from_silence(media_dir: Path):
-    enc = build_encoder(EncoderSpec("signal"))
+    enc = build_encoder(EncoderSpec.uniform("signal"))
     bark = enc.encode_file(media_dir / "dog_bark.wav", [G4])[G4].audio
     quiet = enc.encode_file(media_dir / "no_audio_2s.mp4", [G4])[G4].audio
     assert bark[:, 210].max() > quiet[:, 210].max() + 1.0  # max log energy

@@ -1,4 +1,4 @@
-"""Evaluation runner (predict_dataset, evaluate_model, prompt_embeddings) and the `uniav evaluate` command."""
+"""Evaluation runner (predict_dataset, evaluate_model, prompt sources) and the `uniav evaluate` command."""
 
 from __future__ import annotations
 
@@ -15,12 +15,22 @@ import yaml
 from tests.helpers import tiny_config
 from uniav.commands import evaluate as evaluate_cmd
 from uniav.config import ClassifierKind
-from uniav.data import Detections, FeatureManifest, NpzFeatureStore, TaskDataset, load_annotation_db, write_npz_features
+from uniav.data import (
+    DetectionTable,
+    FeatureManifest,
+    NpzFeatureStore,
+    TaskDataset,
+    load_annotation_db,
+    write_npz_features,
+)
+from uniav.data.config import TaskDataConfig
 from uniav.evaluation.report import EvaluationReport, read_report, write_report
-from uniav.evaluation.runner import evaluate_model, evaluate_predictions, predict_dataset, prompt_embeddings
+from uniav.evaluation.runner import evaluate_model, evaluate_predictions, load_prompt_embeddings, predict_dataset
 from uniav.media.grid import SnippetGrid
 from uniav.model.uniav import UniAV
-from uniav.training.config import TaskDataConfig
+from uniav.ops.windows import plan_windows
+from uniav.pipeline.prompts import PromptEmbedder
+from uniav.vocabularies import VocabularyError
 
 LENGTHS = {"TAL": [20, 33, 70, 9], "SED": [12, 32, 45, 20, 80, 7]}  # SED max_seq_len 32: 45 and 80 are longer
 
@@ -76,7 +86,26 @@ def _texts(model: UniAV) -> dict[str, torch.Tensor]:
     return {t.name: torch.randn(t.num_classes, model.config.text_dim, generator=g) for t in model.config.tasks}
 
 
-def _detections_equal(a: Detections, b: Detections) -> None:
+def _prompts(model: UniAV) -> PromptEmbedder:
+    """The model's training prompts as attached embeddings (no text encoder)."""
+    model.attach_prompt_embeddings(_texts(model))
+    return PromptEmbedder(model, None)
+
+
+def _hash_text(dim: int):
+    """A deterministic stand-in text encoder (one fixed random vector per prompt) that records its calls."""
+    calls: list[list[str]] = []
+
+    def encode(prompts):
+        calls.append(list(prompts))
+        rows = [np.random.default_rng(abs(hash(p)) % 2**32).standard_normal(dim) for p in prompts]
+        return np.asarray(rows, dtype=np.float32)
+
+    encode.calls = calls
+    return encode
+
+
+def _detections_equal(a: DetectionTable, b: DetectionTable) -> None:
     assert a.video_ids == b.video_ids
     np.testing.assert_array_equal(a.video_index, b.video_index)
     np.testing.assert_array_equal(a.label_ids, b.label_ids)
@@ -90,8 +119,8 @@ def _detections_equal(a: Detections, b: Detections) -> None:
 def test_predict_dataset_structure(data) -> None:
     model = _model()
     ds = _datasets(model, data)["SED"]
-    dets = predict_dataset(model, ds, _texts(model)["SED"], batch_size=2)
-    assert isinstance(dets, Detections) and len(dets) > 0
+    dets = predict_dataset(model, ds, _prompts(model), batch_size=2)
+    assert isinstance(dets, DetectionTable) and len(dets) > 0
     assert set(dets.video_ids) <= set(ds.video_ids)
     assert list(dets.video_ids) == [v for v in ds.video_ids if v in dets.video_ids]  # dataset order
     durations = np.array([ds.ground_truth.videos[v].duration for v in dets.video_ids])[dets.video_index]
@@ -99,23 +128,28 @@ def test_predict_dataset_structure(data) -> None:
     assert (dets.segments[:, 1] >= dets.segments[:, 0]).all()
     assert dets.label_ids.min() >= 0 and dets.label_ids.max() < 2
     assert (dets.scores > 0).all() and (dets.scores <= 1).all()
-    assert np.bincount(dets.video_index).max() <= model.config.decode.max_seg_num
+    # at most max_seg_num per window (videos longer than max_seq_len run in windows)
+    task = model.config.task("SED")
+    windows = {v: len(plan_windows(ds[i].visual.shape[0], task.max_seq_len)) for i, v in enumerate(ds.video_ids)}
+    per_video = np.bincount(dets.video_index, minlength=len(dets.video_ids))
+    caps = np.array([windows[v] for v in dets.video_ids]) * model.config.decode.max_seg_num
+    assert (per_video <= caps).all() and (caps > model.config.decode.max_seg_num).any()
     assert not model.training
 
 
-def test_predict_dataset_matches_one_video_at_a_time(data) -> None:
-    """Batching groups videos by padded length, so results equal the official one-by-one evaluation."""
+def test_predict_dataset_does_not_depend_on_the_batch_size(data) -> None:
+    """Every window pads to max_seq_len, so batching windows of different videos equals one at a time."""
     model = _model()
-    texts = _texts(model)
-    for name, ds in _datasets(model, data, subsets=("test", "train")).items():
-        one = predict_dataset(model, ds, texts[name], batch_size=1)
-        many = predict_dataset(model, ds, texts[name], batch_size=4)
+    prompts = _prompts(model)
+    for ds in _datasets(model, data, subsets=("test", "train")).values():
+        one = predict_dataset(model, ds, prompts, batch_size=1)
+        many = predict_dataset(model, ds, prompts, batch_size=4)
         _detections_equal(one, many)
 
 
 def test_predict_dataset_restores_training_mode(data) -> None:
     model = _model().train()
-    predict_dataset(model, _datasets(model, data)["TAL"], _texts(model)["TAL"])
+    predict_dataset(model, _datasets(model, data)["TAL"], _prompts(model))
     assert model.training
 
 
@@ -129,7 +163,7 @@ def test_ground_truth_as_predictions_scores_one_through_the_report(data, tmp_pat
                 vids.append(vid)
                 segs.append((a.start, a.end))
                 labels.append(a.label_id)
-        gt = Detections.from_arrays(vids, segs, labels, np.linspace(1.0, 0.5, len(vids)))
+        gt = DetectionTable.from_arrays(vids, segs, labels, np.linspace(1.0, 0.5, len(vids)))
         reports[name] = evaluate_predictions(ds, gt)
     path = write_report(EvaluationReport(tasks=reports), tmp_path / "r.json")
     back = read_report(path)
@@ -143,7 +177,7 @@ def test_ground_truth_as_predictions_scores_one_through_the_report(data, tmp_pat
 def test_evaluate_model_report(data) -> None:
     model = _model()
     datasets = _datasets(model, data)
-    report = evaluate_model(model, datasets, _texts(model), batch_size=3)
+    report = evaluate_model(model, datasets, _prompts(model), batch_size=3)
     assert set(report.tasks) == {"TAL", "SED"}
     for name, tr in report.tasks.items():
         task = model.config.task(name)
@@ -152,56 +186,54 @@ def test_evaluate_model_report(data) -> None:
         assert 0.0 <= tr.result.average_mAP <= 1.0
         assert report.metadata["videos"][name] == len(datasets[name])
     # the same numbers as evaluating the predictions directly
-    dets = predict_dataset(model, datasets["SED"], _texts(model)["SED"])
+    dets = predict_dataset(model, datasets["SED"], _prompts(model))
     direct = evaluate_predictions(datasets["SED"], dets)
     np.testing.assert_allclose(report.tasks["SED"].result.mAP, direct.result.mAP)
 
 
-def test_evaluate_model_rejects_a_dataset_with_another_vocabulary(data) -> None:
+def test_evaluate_model_with_other_labels_is_an_open_vocabulary_evaluation(data) -> None:
     model = _model()
     ds = _datasets(model, data)["SED"]
-    other = dataclasses.replace(ds.task, labels=("horn", "dog"))
+    other = dataclasses.replace(ds.task, labels=("horn", "dog", "cat"))  # the file's two labels, reordered, + one
     ds2 = TaskDataset(other, load_annotation_db(data["SED"].annotations), ds.store, ("test",))
-    with pytest.raises(ValueError, match="another vocabulary"):
-        evaluate_model(model, {"SED": ds2}, _texts(model))
+    encode = _hash_text(model.config.text_dim)
+    report = evaluate_model(model, {"SED": ds2}, PromptEmbedder(model, encode))
+    assert report.tasks["SED"].classes == ("horn", "dog", "cat")
+    template = model.config.task("SED").prompt_template
+    assert encode.calls[0] == [template.format(label=x) for x in ("horn", "dog", "cat")]
 
 
-class _RecordingEncoder:
-    def __init__(self, dim: int) -> None:
-        self.dim, self.prompts = dim, None
-        self.spec = tiny_config().encoder
-
-    def encode_text(self, prompts):
-        self.prompts = list(prompts)
-        return np.ones((len(prompts), self.dim), np.float32)
-
-
-def test_prompt_embeddings_sources(tmp_path: Path) -> None:
+def test_prompt_sources(tmp_path: Path) -> None:
     model = _model()
     task = model.config.task("TAL")
     npy = tmp_path / "p.npy"
     np.save(npy, np.full((3, 16), 2.0))
     d = TaskDataConfig(annotations="a.json", features="f", prompt_embeddings=str(npy))
-    assert torch.equal(prompt_embeddings(model, task, d), torch.full((3, 16), 2.0))
+    assert torch.equal(load_prompt_embeddings(task, d, 16), torch.full((3, 16), 2.0))
+    assert load_prompt_embeddings(task, dataclasses.replace(d, prompt_embeddings=None), 16) is None
     np.save(npy, np.zeros((2, 16)))
     with pytest.raises(ValueError, match=r"\(3, 16\)"):
-        prompt_embeddings(model, task, d)
+        load_prompt_embeddings(task, d, 16)
 
-    enc = _RecordingEncoder(16)
-    emb = prompt_embeddings(model, task, None, encoder=enc)
-    assert emb.shape == (3, 16) and enc.prompts == [
-        "A visual event of run.",
-        "A visual event of jump.",
-        "A visual event of swim.",
+    # the text encoder embeds the task's prompts, once each
+    encode = _hash_text(16)
+    prompts = PromptEmbedder(model, encode)
+    emb = prompts.text(task.vocabulary)
+    assert emb.shape == (3, 16) and encode.calls == [
+        ["A visual event of run.", "A visual event of jump.", "A visual event of swim."]
     ]
-    bare = UniAV(tiny_config(use_prompt_template=False))
-    prompt_embeddings(bare, bare.config.task("TAL"), None, encoder=enc)
-    assert enc.prompts == ["run", "jump", "swim"]
-
+    assert torch.equal(prompts.text(task.vocabulary), emb) and len(encode.calls) == 1
+    # a "{label}" template prompts with the bare labels (the paper's "without prompt templates" variant)
+    prompts.text(task.vocabulary.with_template("{label}"))
+    assert encode.calls[-1] == ["run", "jump", "swim"]
+    # attached embeddings serve the training prompts; without a text encoder a new prompt is refused
     model.attach_prompt_embeddings({"TAL": torch.full((3, 16), 5.0)})
-    assert torch.equal(prompt_embeddings(model, task, None, encoder=enc), torch.full((3, 16), 5.0))
-    conv = UniAV(tiny_config(classifier=ClassifierKind.CONV))
-    assert prompt_embeddings(conv, conv.config.task("TAL"), None) is None
+    attached = PromptEmbedder(model, None)
+    assert torch.equal(attached.text(task.vocabulary), torch.full((3, 16), 5.0))
+    with pytest.raises(VocabularyError, match="no stored embedding for 'A visual event of dance.'"):
+        attached.text(task.vocabulary.with_labels(["dance"]))
+    conv = _model(classifier=ClassifierKind.CONV)
+    assert PromptEmbedder(conv, encode).text(conv.config.task("TAL").vocabulary) is None
 
 
 # --------------------------------------------------------------------------- the command
@@ -215,7 +247,7 @@ def _run_cli(argv: list[str]) -> int:
 
 def _saved_model(tmp_path: Path) -> tuple[UniAV, Path]:
     model = _model()
-    model.attach_prompt_embeddings(_texts(model))
+    _prompts(model)  # attaches the training prompts' embeddings, saved with the model
     return model, model.save_pretrained(tmp_path / "model")
 
 
@@ -235,7 +267,7 @@ def test_evaluate_command_with_a_config(data, tmp_path: Path, capsys) -> None:
     printed = capsys.readouterr().out
     assert "[TAL] subset test" in printed and "[SED] subset test" in printed and "average mAP" in printed
     report = read_report(out)
-    expected = evaluate_model(model, _datasets(model, data), _texts(model))
+    expected = evaluate_model(model, _datasets(model, data), _prompts(model))
     for name in ("TAL", "SED"):
         np.testing.assert_allclose(report.tasks[name].result.mAP, expected.tasks[name].result.mAP, atol=1e-9)
     raw = json.loads(out.read_text())
@@ -284,7 +316,7 @@ def test_evaluate_command_with_data_arguments(data, tmp_path: Path) -> None:
     )
     report = read_report(out)
     assert list(report.tasks) == ["SED"]
-    expected = evaluate_model(model, {"SED": _datasets(model, data)["SED"]}, _texts(model))
+    expected = evaluate_model(model, {"SED": _datasets(model, data)["SED"]}, _prompts(model))
     np.testing.assert_allclose(report.tasks["SED"].result.mAP, expected.tasks["SED"].result.mAP, atol=1e-9)
 
 

@@ -17,6 +17,7 @@ from tests.helpers import write_test_clip
 from uniav.commands import extract as extract_cmd
 from uniav.config import EncoderSpec
 from uniav.data import FeatureError, FeatureManifest, NpzFeatureStore, load_task_dataset
+from uniav.data.config import TaskDataConfig
 from uniav.data.extract import (
     dataset_layout,
     ensure_features,
@@ -27,7 +28,6 @@ from uniav.data.extract import (
 from uniav.distributed import DistInfo
 from uniav.encoders import build_encoder
 from uniav.media.grid import SnippetGrid
-from uniav.training.config import TaskDataConfig
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = ["a1", "b2", "c3", "d4", "e5"]
@@ -106,7 +106,7 @@ def test_two_process_run_is_complete_and_resumable(dataset: Path, tmp_path: Path
 
     # the manifest names the encoder and the grid (SED folder: stride 4)
     manifest = FeatureManifest.read(out / "manifest.json")
-    encoder = build_encoder(EncoderSpec("signal"))
+    encoder = build_encoder(EncoderSpec.uniform("signal"))
     assert manifest.grid == SnippetGrid(4) and manifest.cache_key == encoder.cache_key
     assert (manifest.visual_dim, manifest.audio_dim, manifest.text_dim) == (
         encoder.visual_dim,
@@ -143,19 +143,19 @@ def test_two_process_run_is_complete_and_resumable(dataset: Path, tmp_path: Path
 
 def test_extract_refuses_to_mix_encoders_or_grids(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "feats"
-    encoder = build_encoder(EncoderSpec("signal"))
+    encoder = build_encoder(EncoderSpec.uniform("signal"))
     media = find_media(dataset / "videos", ["a1"])
     extract_features(media, encoder, SnippetGrid(4), out, progress=False)
     with pytest.raises(FeatureError, match="one folder never mixes"):
         extract_features(media, encoder, SnippetGrid(8), out, progress=False)
-    other = build_encoder(EncoderSpec("signal", {"cells": 2}))
+    other = build_encoder(EncoderSpec.uniform("signal", {"cells": 2}))
     with pytest.raises(FeatureError, match="one folder never mixes"):
         extract_features(media, other, SnippetGrid(4), out, progress=False)
 
 
 def test_failures_file_is_cleared_when_a_run_succeeds(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "feats"
-    encoder = build_encoder(EncoderSpec("signal"))
+    encoder = build_encoder(EncoderSpec.uniform("signal"))
     summary = extract_features({"x": None}, encoder, SnippetGrid(4), out, progress=False)
     assert [f.video_id for f in summary.failures] == ["x"] and (out / "failures-rank0.json").is_file()
     summary = extract_features(find_media(dataset / "videos", ["a1"]), encoder, SnippetGrid(4), out, progress=False)
@@ -172,9 +172,9 @@ def test_ensure_features_fills_a_task_folder_for_training(dataset: Path, tmp_pat
         media_dir=str(dataset / "videos"),
         train_split=("train",),
     )
-    summary = ensure_features(task, data, build_encoder(EncoderSpec("signal")), progress=False)
+    summary = ensure_features(task, data, build_encoder(EncoderSpec.uniform("signal")), progress=False)
     assert sorted(summary.written) == GOOD and len(summary.failures) == 2
-    encoder = build_encoder(EncoderSpec("signal"))
+    encoder = build_encoder(EncoderSpec.uniform("signal"))
     task = dataclasses.replace(task, labels=("tone", *task.labels[1:]))
     ds = load_task_dataset(task, data, "train")
     assert ds.video_ids == ["b2", "d4"] and ds[0].visual.shape[1] == encoder.visual_dim
@@ -206,3 +206,32 @@ def test_dist_info_from_env() -> None:
     assert DistInfo.from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}) == DistInfo(3, 4, 1)
     with pytest.raises(ValueError, match="invalid rank"):
         DistInfo.from_env({"RANK": "4", "WORLD_SIZE": "4"})
+
+
+def test_encoder_per_modality_and_prefixed_options_on_the_command_line(dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "feats"
+    argv = [str(dataset), "--encoder", "visual=signal,audio=signal,text=signal", "--out", str(out), "--quiet"]
+    argv += ["--encoder-option", "visual.cells=2", "--encoder-option", "text_dim=64"]
+    assert extract_cmd.run(_args(argv)) == 0
+    manifest = FeatureManifest.read(out / "manifest.json")
+    expected = build_encoder(EncoderSpec.uniform("signal", {"cells": 2, "text_dim": 64}))
+    assert manifest.encoder == expected.spec and manifest.cache_key == expected.cache_key
+    assert (manifest.visual_dim, manifest.text_dim) == (expected.visual_dim, 64)
+    v, _ = NpzFeatureStore(out).load("a1")
+    assert v.shape[1] == expected.visual_dim
+
+
+def test_encoder_spec_of_the_command_line() -> None:
+    clip = extract_cmd.encoder_spec("clip-clap", ["device=cuda", "audio.batch_size=8"])
+    assert [p.options["device"] for p in clip.parts.values()] == ["cuda"] * 3
+    assert clip.audio.options["batch_size"] == 8 and "batch_size" not in clip.visual.options
+    moved = extract_cmd.per_process_device(clip, 3)
+    assert [p.options["device"] for p in moved.parts.values()] == ["cuda:3"] * 3
+    assert moved.audio.options["batch_size"] == 8
+    cpu = extract_cmd.encoder_spec("visual=clip,audio=signal,text=clip", ["visual.device=cpu", "text.device=auto"])
+    assert extract_cmd.per_process_device(cpu, 1).visual.options["device"] == "cpu"
+    assert extract_cmd.per_process_device(cpu, 1).text.options["device"] == "cuda:1"
+    with pytest.raises(ValueError, match="no part of this encoder accepts it"):
+        extract_cmd.encoder_spec("signal", ["device=cuda"])
+    with pytest.raises(ValueError, match="precomputed features need no extraction"):
+        extract_cmd.encoder_spec("features", [])

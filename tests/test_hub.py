@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tests.helpers import tiny_config
-from uniav.hub import CheckpointError, push_to_hub
+from uniav.hub import CheckpointError
 from uniav.model.uniav import UniAV
 
 
@@ -150,7 +150,7 @@ class RecordingHubApi:
 def test_push_to_hub_uploads_a_loadable_folder(saved, tmp_path):
     model, _ = saved
     api = RecordingHubApi(tmp_path / "remote")
-    url = push_to_hub(model, "acme/pushed", api=api, model_card="---\nlibrary_name: uniav\n---\n# card\n")
+    url = model.push_to_hub("acme/pushed", api=api, model_card="---\nlibrary_name: uniav\n---\n# card\n")
     assert url.endswith("/commit/0") and api.repos == ["acme/pushed"]
     uploaded = tmp_path / "remote" / "acme" / "pushed"
     assert (uploaded / "README.md").read_text().endswith("# card\n")

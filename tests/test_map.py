@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import uniav.evaluation.map as map_module
-from uniav.data.annotations import Detections, load_annotation_db, load_predictions
+from uniav.data.annotations import DetectionTable, load_annotation_db, load_predictions
 from uniav.evaluation.map import (
     average_precision_per_class,
     evaluate_detections,
@@ -73,7 +73,7 @@ def test_fixture_protocol_details_matter(map_fixtures: Path) -> None:
         base = evaluate_detections(gt, preds, split, exp["tiou_thresholds"]).average_mAP
         in_subset = {k for k, v in gt["database"].items() if v["subset"].lower() == split}
         keep = np.array([preds.video_ids[i] in in_subset for i in preds.video_index])
-        only_subset = Detections.from_arrays(
+        only_subset = DetectionTable.from_arrays(
             np.asarray(preds.video_ids)[preds.video_index[keep]],
             preds.segments[keep],
             preds.label_ids[keep],
@@ -103,9 +103,9 @@ def _gt(*videos: tuple[str, str, list[tuple[float, float, int]]]) -> dict:
     }
 
 
-def _pred(rows: list[tuple[str, float, float, int, float]]) -> Detections:
+def _pred(rows: list[tuple[str, float, float, int, float]]) -> DetectionTable:
     vids, s, e, c, p = zip(*rows, strict=True)
-    return Detections.from_arrays(list(vids), np.stack([s, e], axis=1), list(c), list(p))
+    return DetectionTable.from_arrays(list(vids), np.stack([s, e], axis=1), list(c), list(p))
 
 
 THR = [0.5, 0.7, 0.9]

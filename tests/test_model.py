@@ -21,7 +21,7 @@ def test_paper_preset_vocabularies_and_tasks():
     cfg = ModelConfig.preset("paper")
     assert cfg.task_names == ("TAL", "AVEL", "SED")
     assert [t.num_classes for t in cfg.tasks] == [200, 100, 10]
-    assert cfg.task("sed").prompts(["Dog"]) == ["A sound event of Dog."]
+    assert cfg.task("sed").vocabulary.with_labels(["Dog"]).prompts() == ["A sound event of Dog."]
     assert cfg.task("TAL").tiou_thresholds[0] == 0.5 and len(cfg.task("TAL").tiou_thresholds) == 10
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(KeyError, match="unknown preset"):

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from tests.helpers import signal_model_config, write_test_clip
 from uniav.cli import main
-from uniav.encoders import FeatureCache
+from uniav.encoders import ClipFeatures, FeatureCache
 from uniav.media import MediaError
 from uniav.model.uniav import UniAV
-from uniav.pipeline.detector import Detector, nearest_labels
+from uniav.pipeline.detector import Detector
+from uniav.pipeline.prompts import nearest_labels
+from uniav.vocabularies import Vocabulary
 from uniav.pipeline.results import DetectionResult
 
 
@@ -56,12 +59,12 @@ def test_vocabulary_change_skips_decoding_and_backbone(detector, clip, monkeypat
 
     monkeypatch.setattr(detector.encoder, "encode_file", refuse)
     monkeypatch.setattr(detector.model, "encode", refuse)
-    monkeypatch.setattr(detector.model.cls_head, "visual_embeddings", refuse)
+    monkeypatch.setattr(detector.model.cls_head, "clip_embeddings", refuse)
     vocab = detector.vocabulary("SED", ["beep", "whistle", "door knock"], "the sound of a {label}")
-    res = detector.detect(analysis, "SED", vocab, threshold=0.0, top_k=5)
+    res = detector.detect(analysis, vocab, threshold=0.0, top_k=5)
     assert {d.label for d in res.detections} <= {"beep", "whistle", "door knock"} and res.detections
     # run() on the same clip with a new vocabulary uses the cached analysis as well
-    out = detector.run(clip, tasks=["tal"], vocabularies={"TAL": ["juggling", "skating"]}, threshold=0.0)
+    out = detector.run(clip, tasks=["tal"], vocabularies=[Vocabulary("tal", ("juggling", "skating"))], threshold=0.0)
     assert {d.label for d in out.tasks["TAL"].detections} <= {"juggling", "skating"}
 
 
@@ -100,20 +103,49 @@ def test_long_audio_uses_windows(detector, media_dir):
     assert max(d.end for d in result.tasks["SED"].detections) > 40  # detections across the whole clip
 
 
+@pytest.mark.parametrize("task", ["TAL", "AVEL", "SED"])
+def test_a_threshold_only_filters(tmp_path, task):
+    """On clips long enough for several windows, the detections at 0.4 are those at 0.1 scoring >= 0.4."""
+    torch.manual_seed(1)
+    model = UniAV(signal_model_config())
+    cfg = model.config.task(task)
+    steps = 5 * cfg.max_seq_len  # several windows for AVEL/SED; TAL resamples it to max_seq_len
+    rng = np.random.default_rng(0)
+    smooth = np.cumsum(rng.standard_normal((steps, 1)), axis=0) / 10  # slow trends: events span windows
+    feats = ClipFeatures(
+        visual=(rng.standard_normal((steps, 384)) + smooth).astype(np.float32),
+        audio=(rng.standard_normal((steps, 256)) + smooth).astype(np.float32),
+        duration=(steps * cfg.feat_stride + cfg.num_frames / 2) / cfg.fps,
+        has_video=True,
+        has_audio=True,
+    )
+    det = Detector(model, feature_cache=FeatureCache(tmp_path))
+    analysis = det.analyze_features("long", {task: feats})
+    vocab = det.vocabulary(task, cfg.labels[:1])  # one label: Soft-NMS leaves decayed duplicates below 0.4
+    low = det.detect(analysis, vocab, threshold=0.1, top_k=None)
+    high = det.detect(analysis, vocab, threshold=0.4, top_k=None)
+    assert [d for d in low.detections if d.score >= 0.4] == list(high.detections)
+    assert high.detections and any(d.score < 0.4 for d in low.detections)
+    if task != "TAL":
+        assert len(analysis.tasks[task].windows) > 4
+
+
 def test_bad_inputs(detector, media_dir):
     with pytest.raises(MediaError, match="not a media file"):
         detector.run(media_dir / "not_a_video.mp4")
-    with pytest.raises(ValueError, match="vocabulary is empty"):
-        detector.run(media_dir / "crunching.mp3", tasks=["sed"], vocabularies={"sed": []})
+    with pytest.raises(ValueError, match="the list is empty"):
+        detector.run(media_dir / "crunching.mp3", tasks=["sed"], vocabularies=[detector.vocabulary("sed", [])])
     with pytest.raises(ValueError, match="placeholder"):
         detector.vocabulary("SED", ["dog"], "no placeholder here")
-    with pytest.raises(KeyError, match="unknown task"):
+    with pytest.raises(KeyError, match="unknown task 'asr'; this model serves TAL, AVEL, SED"):
         detector.run(media_dir / "crunching.mp3", tasks=["asr"])
+    with pytest.raises(ValueError, match=r"only \{label\} may appear in braces, not \{lbl\}"):
+        detector.vocabulary("SED", ["dog"], "{label} or {lbl}")
 
 
 def test_encoder_and_model_widths_must_agree(tmp_path):
     model = UniAV(signal_model_config(visual_dim=100))
-    with pytest.raises(ValueError, match="use the encoder the model was trained with"):
+    with pytest.raises(ValueError, match="use the encoders the model was trained with"):
         Detector(model, feature_cache=FeatureCache(tmp_path))
 
 
@@ -154,7 +186,7 @@ def test_predict_cli(tmp_path, clip, capsys, monkeypatch):
         ["predict", str(clip), "--model", str(tmp_path / "model"), "--tasks", "avel", "--quiet", "--threshold", "0"]
     )
     doc = json.loads(capsys.readouterr().out)
-    assert rc == 0 and set(doc) == {"file", "duration", "model", "notes", "skipped", "tasks"}
+    assert rc == 0 and set(doc) == {"file", "duration", "model", "knowledge", "notes", "skipped", "tasks"}
     assert list(doc["tasks"]) == ["AVEL"] and set(doc["tasks"]["AVEL"][0]) == {"label", "start", "end", "score"}
     rc = main(["predict", str(tmp_path / "missing.mp4"), "--model", str(tmp_path / "model"), "--quiet"])
     assert rc == 2 and "file not found" in capsys.readouterr().err

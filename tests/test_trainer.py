@@ -134,7 +134,7 @@ def test_two_process_gloo_run(config_path, tmp_path):
     "overrides",
     [
         {"classifier": "conv"},
-        {"use_prompt_template": False, "regression_loss": "giou"},
+        {"regression_loss": "giou"},
         {"experts_in_unimodal": False, "experts_in_pyramid": False},
     ],
 )
@@ -150,8 +150,6 @@ def test_paper_variants_are_configuration_switches(tmp_path, overrides):
     for key, value in overrides.items():
         got = getattr(cfg, key)
         assert (got.value if hasattr(got, "value") else got) == value
-    if overrides.get("use_prompt_template") is False:
-        assert cfg.task("SED").prompt_template == "{label}"
     if overrides.get("classifier") == "conv":
         assert trainer.texts["SED"] is None
     losses = trainer.train_epoch(0)

@@ -22,10 +22,10 @@ def make_task_data(root: Path, task: str, videos: int = 24, seed: int = 0) -> di
     stride, classes = KINDS[task]
     rng = np.random.default_rng(seed)
     grid = SnippetGrid(stride)
-    enc = build_encoder(EncoderSpec("signal"))
+    enc = build_encoder(EncoderSpec.uniform("signal"))
     feats_dir = root / task.lower() / "features"
     feats_dir.mkdir(parents=True, exist_ok=True)
-    FeatureManifest(EncoderSpec("signal"), enc.cache_key, *DIMS, grid).write(feats_dir / "manifest.json")
+    FeatureManifest(EncoderSpec.uniform("signal"), enc.cache_key, *DIMS, grid).write(feats_dir / "manifest.json")
     db = {}
     for i in range(videos):
         vid = f"{task.lower()}_{i:03d}"

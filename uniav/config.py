@@ -17,9 +17,12 @@ import json
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from uniav.vocabularies import load_vocabulary
+from uniav.vocabularies import Vocabulary, load_vocabulary
+
+if TYPE_CHECKING:
+    from uniav.media.grid import SnippetGrid
 
 TASK_NAMES = ("TAL", "AVEL", "SED")
 
@@ -46,6 +49,29 @@ class ClassifierKind(StrEnum):
 class RegressionLoss(StrEnum):
     DIOU = "diou"
     GIOU = "giou"
+
+
+class UnknownTaskError(KeyError):
+    """A task name the model does not serve (the message lists the ones it does)."""
+
+    def __init__(self, name: str, served: tuple[str, ...]) -> None:
+        self.name = name
+        self.served = served
+        super().__init__(f"unknown task {name!r}; this model serves {', '.join(served)}")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+def _without_legacy_fields(d: dict[str, Any]) -> dict[str, Any]:
+    """A model config dict of an earlier release in today's form: ``use_prompt_template: false`` meant
+    prompts of the bare labels, which a ``"{label}"`` template now says."""
+    if "use_prompt_template" not in d:
+        return d
+    d = dict(d)
+    if d.pop("use_prompt_template") is False:
+        d["tasks"] = [{**t, "prompt_template": "{label}"} for t in d["tasks"]]
+    return d
 
 
 @dataclass(frozen=True)
@@ -100,24 +126,25 @@ class TaskConfig:
     needs_audio: bool = True
 
     def __post_init__(self) -> None:
-        if not self.labels:
-            raise ValueError(f"task {self.name}: the label vocabulary is empty")
-        if len(set(self.labels)) != len(self.labels):
-            dup = sorted({x for x in self.labels if self.labels.count(x) > 1})
-            raise ValueError(f"task {self.name}: duplicate labels {dup}")
-        if "{label}" not in self.prompt_template:
-            raise ValueError(
-                f"task {self.name}: prompt template {self.prompt_template!r} has no '{{label}}' placeholder"
-            )
+        vocab = Vocabulary(self.name, self.labels, self.prompt_template)  # the one validation of labels/template
+        object.__setattr__(self, "labels", vocab.labels)
+        object.__setattr__(self, "prompt_template", vocab.template)
 
     @property
     def num_classes(self) -> int:
         return len(self.labels)
 
-    def prompts(self, labels: tuple[str, ...] | list[str] | None = None, template: str | None = None) -> list[str]:
-        """The text prompts of `labels` (default: the training vocabulary)."""
-        tpl = self.prompt_template if template is None else template
-        return [tpl.format(label=lab) for lab in (self.labels if labels is None else labels)]
+    @property
+    def grid(self) -> SnippetGrid:
+        """The snippet grid the task's features live on."""
+        from uniav.media.grid import SnippetGrid  # the media package loads decoders: only when needed
+
+        return SnippetGrid(stride=self.feat_stride, num_frames=self.num_frames, fps=self.fps)
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The training vocabulary: labels and prompt template."""
+        return Vocabulary(self.name, self.labels, self.prompt_template)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -186,6 +213,8 @@ def _part(kinds: type[StrEnum], value: Any, slot: str) -> PartSpec:
         kind, options = value["kind"], value.get("options", {})
     else:
         raise ValueError(f"encoder.{slot}: expected a kind name or {{kind, options}}, got {value!r}")
+    if options is not None and not isinstance(options, dict):
+        raise ValueError(f"encoder.{slot}: options must be a mapping of names to values, got {options!r}")
     try:
         return PartSpec(kinds(str(kind)), dict(options or {}))
     except ValueError:
@@ -198,6 +227,25 @@ LEGACY_KINDS: dict[str, tuple[VisualKind, AudioKind, TextKind]] = {
     "clip-clap": (VisualKind.CLIP, AudioKind.CLAP, TextKind.CLIP_CLAP),
     "features": (VisualKind.FEATURES, AudioKind.FEATURES, TextKind.FEATURES),
 }
+# which options of those encoders each part takes, by (slot, kind of the part): `EncoderSpec.uniform`
+# routes them (the parts declare the same names in their `OPTIONS`, which tests/test_encoders_parts checks)
+_FEATURES_SHARED = frozenset({"feature_dir", "prefix", "durations", "stride", "name"})
+LEGACY_PART_OPTIONS: dict[tuple[str, VisualKind | AudioKind | TextKind], frozenset[str]] = {
+    ("visual", VisualKind.SIGNAL): frozenset({"frame_size", "cells", "chunk"}),
+    ("audio", AudioKind.SIGNAL): frozenset(),
+    ("text", TextKind.SIGNAL): frozenset({"text_dim"}),
+    ("visual", VisualKind.CLIP): frozenset({"clip_model", "device", "batch_size", "frames_per_snippet"}),
+    ("audio", AudioKind.CLAP): frozenset({"clap_model", "device", "batch_size"}),
+    ("text", TextKind.CLIP_CLAP): frozenset({"clip_model", "clap_model", "device"}),
+    ("text", TextKind.CLIP): frozenset({"clip_model", "device"}),
+    ("text", TextKind.CLAP): frozenset({"clap_model", "device"}),
+    ("visual", VisualKind.FEATURES): _FEATURES_SHARED | {"video_suffix", "visual_dim"},
+    ("audio", AudioKind.FEATURES): _FEATURES_SHARED | {"audio_suffix", "audio_dim"},
+    ("text", TextKind.FEATURES): frozenset({"text_embeddings", "text_dim"}),
+}
+# the ``text`` option of the earlier clip-clap encoder chose its text embedding: now the text part
+LEGACY_CLIP_CLAP_TEXT = {"concat": TextKind.CLIP_CLAP, "clip": TextKind.CLIP, "clap": TextKind.CLAP}
+SLOTS = ("visual", "audio", "text")
 
 
 @dataclass(frozen=True)
@@ -218,17 +266,49 @@ class EncoderSpec:
 
     @classmethod
     def uniform(cls, kind: str, options: dict[str, Any] | None = None) -> EncoderSpec:
-        """The spec of an earlier single-kind encoder (``signal``, ``clip-clap``, ``features``), its options
-        given to every part."""
+        """The spec of an earlier single-kind encoder (``signal``, ``clip-clap``, ``features``): each of its
+        options goes to the parts that take it (`LEGACY_PART_OPTIONS`; e.g. ``clip_model`` to the CLIP
+        parts, ``device`` to all), clip-clap's ``text`` (concat | clip | clap) picks the text part. An option
+        no part takes raises ValueError."""
         if kind not in LEGACY_KINDS:
             raise ValueError(f"unknown encoder {kind!r}; choose one of {sorted(LEGACY_KINDS)}")
-        v, a, t = LEGACY_KINDS[kind]
         opts = dict(options or {})
-        return cls(PartSpec(v, opts), PartSpec(a, opts), PartSpec(t, opts))
+        kinds: dict[str, VisualKind | AudioKind | TextKind] = dict(zip(SLOTS, LEGACY_KINDS[kind], strict=True))
+        if kind == "clip-clap" and "text" in opts:
+            mode = opts.pop("text")
+            if mode not in LEGACY_CLIP_CLAP_TEXT:
+                modes = tuple(LEGACY_CLIP_CLAP_TEXT)
+                raise ValueError(f"encoder 'clip-clap': text must be one of {modes}, got {mode!r}")
+            kinds["text"] = LEGACY_CLIP_CLAP_TEXT[mode]
+        taken = {slot: LEGACY_PART_OPTIONS[(slot, k)] for slot, k in kinds.items()}
+        known = frozenset().union(*taken.values())
+        unknown = sorted(set(opts) - known)
+        if unknown:
+            extra = ["text"] if kind == "clip-clap" else []
+            raise ValueError(f"encoder {kind!r}: unknown option(s) {unknown}; known: {sorted([*known, *extra])}")
+        return cls(*(PartSpec(kinds[s], {k: v for k, v in opts.items() if k in taken[s]}) for s in SLOTS))
+
+    @classmethod
+    def parse(cls, text: str) -> EncoderSpec:
+        """A spec from a command line: an earlier single kind (``signal``, ``clip-clap``, ``features``) or
+        ``visual=KIND,audio=KIND,text=KIND`` (all three, any order)."""
+        text = text.strip()
+        if "=" not in text:
+            return cls.uniform(text)
+        kinds: dict[str, str] = {}
+        for item in text.split(","):
+            slot, _, kind = (x.strip() for x in item.partition("="))
+            if slot not in SLOTS or slot in kinds or not kind:
+                raise ValueError(f"encoder {text!r}: expected visual=KIND,audio=KIND,text=KIND, got {item.strip()!r}")
+            kinds[slot] = kind
+        missing = [s for s in SLOTS if s not in kinds]
+        if missing:
+            raise ValueError(f"encoder {text!r}: name the {', '.join(missing)} encoder too (visual=K,audio=K,text=K)")
+        return cls(kinds["visual"], kinds["audio"], kinds["text"])
 
     @property
     def parts(self) -> dict[str, PartSpec]:
-        return {"visual": self.visual, "audio": self.audio, "text": self.text}
+        return dict(zip(SLOTS, (self.visual, self.audio, self.text), strict=True))
 
     @property
     def label(self) -> str:
@@ -239,13 +319,45 @@ class EncoderSpec:
         return {slot: part.to_dict() for slot, part in self.parts.items()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> EncoderSpec:
+    def from_dict(cls, d: dict[str, Any] | str) -> EncoderSpec:
+        """A spec from a model folder or a training YAML: ``{visual: K, audio: K, text: K}`` (each a kind or
+        ``{kind, options}``), the ``{kind, options}`` of an earlier release, or a `parse` string."""
+        if isinstance(d, str):
+            return cls.parse(d)
+        if not isinstance(d, dict):
+            raise ValueError(f"encoder: expected {{visual, audio, text}} or a kind name, got {d!r}")
         if "kind" in d:  # a model folder of an earlier release: one kind for all modalities
             return cls.uniform(str(d["kind"]), dict(d.get("options", {})))
         unknown = sorted(set(d) - {"visual", "audio", "text"})
         if unknown:
             raise ValueError(f"encoder: unknown field(s) {unknown}; expected visual, audio and text")
         return cls(**{slot: d[slot] for slot in ("visual", "audio", "text") if slot in d})
+
+
+@dataclass(frozen=True)
+class TaskProvenance:
+    """What a task was trained on, recorded with the model: `data` in words (dataset, classes, media), and
+    whether that data is real-world media (`real`; None when unknown)."""
+
+    data: str
+    real: bool | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a model's knowledge comes from (shown by the studio and ``uniav predict``): per task its training
+    data; `note`: anything else a user should know (free text)."""
+
+    tasks: dict[str, TaskProvenance] = field(default_factory=dict)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tasks": {k: dataclasses.asdict(v) for k, v in self.tasks.items()}, "note": self.note}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Provenance:
+        tasks = {str(k): TaskProvenance(**v) for k, v in (d.get("tasks") or {}).items()}
+        return cls(tasks=tasks, note=str(d.get("note", "")))
 
 
 @dataclass(frozen=True)
@@ -283,10 +395,10 @@ class ModelConfig:
     experts_in_pyramid: bool = True
     classifier: ClassifierKind = ClassifierKind.LANGUAGE
     cls_prior_prob: float = 0.01
-    use_prompt_template: bool = True
     regression_loss: RegressionLoss = RegressionLoss.DIOU
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     encoder: EncoderSpec = field(default_factory=EncoderSpec)
+    provenance: Provenance = field(default_factory=Provenance)
 
     def __post_init__(self) -> None:
         names = [t.name for t in self.tasks]
@@ -331,10 +443,11 @@ class ModelConfig:
         return max(t.max_seq_len for t in self.tasks)
 
     def task(self, name: str) -> TaskConfig:
+        """The task called `name` (any case): task names are made canonical here and only here."""
         for t in self.tasks:
-            if t.name.lower() == name.lower():
+            if t.name.lower() == str(name).lower():
                 return t
-        raise KeyError(f"unknown task {name!r}; this model serves {list(self.task_names)}")
+        raise UnknownTaskError(name, self.task_names)
 
     def replace(self, **overrides: Any) -> ModelConfig:
         return dataclasses.replace(self, **overrides)
@@ -349,7 +462,7 @@ class ModelConfig:
             v = getattr(self, f.name)
             if f.name == "tasks":
                 v = [t.to_dict() for t in v]
-            elif f.name in ("decode", "encoder"):
+            elif f.name in ("decode", "encoder", "provenance"):
                 v = v.to_dict()
             elif isinstance(v, Enum):
                 v = v.value
@@ -363,6 +476,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
+        d = _without_legacy_fields(d)
         unknown = sorted(set(d) - known - {"model_type", "uniav_version"})
         if unknown:
             raise ValueError(f"unknown model config fields: {unknown}")
@@ -376,6 +490,8 @@ class ModelConfig:
             kw["decode"] = DecodeConfig.from_dict(kw["decode"])
         if "encoder" in kw:
             kw["encoder"] = EncoderSpec.from_dict(kw["encoder"])
+        if "provenance" in kw:
+            kw["provenance"] = Provenance.from_dict(kw["provenance"])
         if "classifier" in kw:
             kw["classifier"] = ClassifierKind(kw["classifier"])
         if "regression_loss" in kw:

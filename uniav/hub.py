@@ -13,16 +13,14 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from uniav.config import ModelConfig
-
-if TYPE_CHECKING:
-    from uniav.model.uniav import UniAV
+from uniav.model_card import default_model_card
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -66,27 +64,6 @@ def load_weights(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
     model.load_state_dict(dict(state_dict), strict=True)
 
 
-def save_pretrained(model: UniAV, directory: str | Path, model_card: str | None = None) -> Path:
-    """Write the model folder; returns its path."""
-    from uniav.model_card import default_model_card
-
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    model.config.save(out / CONFIG_FILE)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(out / WEIGHTS_FILE), metadata={"format": "pt", "library": "uniav"})
-    if model.prompt_embeddings:
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in model.prompt_embeddings.items()}, str(out / PROMPTS_FILE)
-        )
-    card = out / CARD_FILE
-    if model_card is not None:
-        card.write_text(model_card)
-    elif not card.exists():
-        card.write_text(default_model_card(model.config, model.num_parameters()))
-    return out
-
-
 def resolve_model_dir(
     name_or_path: str | Path,
     revision: str | None = None,
@@ -123,68 +100,107 @@ def resolve_model_dir(
     return Path(local)
 
 
-def load_pretrained(
-    name_or_path: str | Path,
-    revision: str | None = None,
-    cache_dir: str | Path | None = None,
-    token: str | bool | None = None,
-    device: str | torch.device = "cpu",
-    config_overrides: Mapping[str, Any] | None = None,
-) -> UniAV:
-    """Build a `UniAV` from a model folder or Hub repo id and load its weights (eval mode)."""
-    from uniav.model.uniav import UniAV
+class HubMixin:
+    """Model folders and the Hub for a network built from a `ModelConfig` (`UniAV` inherits it).
 
-    folder = resolve_model_dir(name_or_path, revision=revision, cache_dir=cache_dir, token=token)
+    The class only needs ``config``, ``state_dict``/``load_state_dict``, ``prompt_embeddings`` (per task, the
+    (C, text_dim) embeddings of the training prompts), ``attach_prompt_embeddings``, ``source`` and
+    ``num_parameters``, and to be constructible as ``cls(config)``.
+    """
+
+    config: ModelConfig
+    prompt_embeddings: dict[str, torch.Tensor]
+    source: str | None
+
+    def save_pretrained(self, directory: str | Path, model_card: str | None = None) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` (+ attached prompt embeddings, a model card); returns
+        the folder."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        self.config.save(out / CONFIG_FILE)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(tensors, str(out / WEIGHTS_FILE), metadata={"format": "pt", "library": "uniav"})
+        if self.prompt_embeddings:
+            embeddings = {k: v.detach().cpu().contiguous() for k, v in self.prompt_embeddings.items()}
+            save_file(embeddings, str(out / PROMPTS_FILE))
+        card = out / CARD_FILE
+        if model_card is not None:
+            card.write_text(model_card)
+        elif not card.exists():
+            card.write_text(default_model_card(self.config, self.num_parameters()))
+        return out
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        token: str | bool | None = None,
+        device: str | torch.device = "cpu",
+        config_overrides: Mapping[str, Any] | None = None,
+    ) -> Self:
+        """Build from a model folder or a Hub repo id and load the weights (eval mode); safetensors only."""
+        folder = resolve_model_dir(name_or_path, revision=revision, cache_dir=cache_dir, token=token)
+        config = read_config(folder)
+        if config_overrides:
+            config = config.replace(**config_overrides)
+        model = cls(config)
+        load_weights(model, read_weights(folder), source=str(folder / WEIGHTS_FILE))
+        prompts = folder / PROMPTS_FILE
+        if prompts.is_file():
+            model.attach_prompt_embeddings(load_file(str(prompts)))
+        model.source = str(name_or_path)
+        return model.to(device).eval()
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        private: bool | None = None,
+        token: str | bool | None = None,
+        revision: str | None = None,
+        commit_message: str = "Upload UniAV model",
+        model_card: str | None = None,
+        folder: str | Path | None = None,
+        api: Any = None,
+    ) -> str:
+        """Create (if needed) the Hub repository `repo_id` and upload the model folder; returns the commit URL.
+        `folder` uploads an existing model folder (with its card) instead of saving this model afresh."""
+        from huggingface_hub import HfApi
+
+        api = api or HfApi(token=token)
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(folder) if folder is not None else self.save_pretrained(tmp, model_card=model_card)
+            info = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=str(src),
+                repo_type="model",
+                revision=revision,
+                commit_message=commit_message,
+                allow_patterns=HUB_PATTERNS,
+            )
+        return str(getattr(info, "commit_url", info))
+
+
+def read_config(folder: Path) -> ModelConfig:
+    """The `ModelConfig` of a model folder (a clear error for a folder that is not one)."""
     cfg_path, w_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{folder}: no {CONFIG_FILE}; not a UniAV model folder")
     if not w_path.is_file():
         raise FileNotFoundError(f"{folder}: no {WEIGHTS_FILE} (UniAV loads safetensors weights only)")
     try:
-        config = ModelConfig.load(cfg_path)
+        return ModelConfig.load(cfg_path)
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{cfg_path}: invalid UniAV configuration: {exc}") from exc
-    if config_overrides:
-        config = config.replace(**config_overrides)
-    model = UniAV(config)
+
+
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a model folder's safetensors file."""
+    path = folder / WEIGHTS_FILE
     try:
-        state = load_file(str(w_path))
+        return load_file(str(path))
     except (SafetensorError, OSError) as exc:
-        raise CheckpointError(f"{w_path}: unreadable safetensors file ({exc})") from exc
-    load_weights(model, state, source=str(w_path))
-    prompts = folder / PROMPTS_FILE
-    if prompts.is_file():
-        model.attach_prompt_embeddings(load_file(str(prompts)))
-    model.source = str(name_or_path)
-    return model.to(device).eval()
-
-
-def push_to_hub(
-    model: UniAV,
-    repo_id: str,
-    *,
-    private: bool | None = None,
-    token: str | bool | None = None,
-    revision: str | None = None,
-    commit_message: str = "Upload UniAV model",
-    model_card: str | None = None,
-    folder: str | Path | None = None,
-    api: Any = None,
-) -> str:
-    """Create (if needed) the Hub repository `repo_id` and upload the model folder; returns the
-    commit URL. `folder` uploads an existing model folder (with its card) instead of re-saving."""
-    from huggingface_hub import HfApi
-
-    api = api or HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(folder) if folder is not None else save_pretrained(model, tmp, model_card=model_card)
-        info = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=str(src),
-            repo_type="model",
-            revision=revision,
-            commit_message=commit_message,
-            allow_patterns=HUB_PATTERNS,
-        )
-    return str(getattr(info, "commit_url", info))
+        raise CheckpointError(f"{path}: unreadable safetensors file ({exc})") from exc

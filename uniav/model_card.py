@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uniav.config import ModelConfig
+from uniav.config import EncoderSpec, ModelConfig
 
 
 def front_matter(tags: tuple[str, ...] = ()) -> str:
@@ -30,6 +30,13 @@ def task_table(config: ModelConfig) -> str:
     return "\n".join(rows)
 
 
+def encoder_text(spec: EncoderSpec) -> str:
+    """The encoder as a card shows it: ``visual signal · audio yamnet · text minilm`` and the options that
+    parts were given (``visual: {...}``)."""
+    options = "; ".join(f"{slot}: {part.options}" for slot, part in spec.parts.items() if part.options)
+    return f"`{spec.label}`" + (f" ({options})" if options else "")
+
+
 def default_model_card(config: ModelConfig, num_parameters: int, title: str = "UniAV model") -> str:
     """A minimal card: architecture, tasks and encoder (trained models get a fuller card)."""
     return (
@@ -41,7 +48,7 @@ def default_model_card(config: ModelConfig, num_parameters: int, title: str = "U
         + f"- parameters: {num_parameters:,}\n"
         + f"- width D={config.embd_dim}, heads={config.n_head}, backbone_arch={tuple(config.backbone_arch)}\n"
         + f"- input features: visual {config.visual_dim}-d, audio {config.audio_dim}-d, text {config.text_dim}-d, "
-        f"encoder `{config.encoder.kind}` {config.encoder.options or ''}\n\n" + task_table(config) + "\n"
+        f"encoder {encoder_text(config.encoder)}\n\n" + task_table(config) + "\n"
     )
 
 
@@ -86,7 +93,7 @@ def trained_model_card(
         + "## Architecture\n\n"
         + f"- parameters: {num_parameters:,}; width D={config.embd_dim}, heads={config.n_head}, "
         f"backbone_arch={tuple(config.backbone_arch)}, drop-path {config.droppath}\n"
-        + f"- encoder `{config.encoder.kind}`: visual {config.visual_dim}-d, audio {config.audio_dim}-d, "
+        + f"- encoder {encoder_text(config.encoder)}: visual {config.visual_dim}-d, audio {config.audio_dim}-d, "
         f"text {config.text_dim}-d\n\n"
         + task_table(config)
         + "\n\n"

@@ -18,7 +18,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from uniav.config import DecodeConfig, EncoderSpec, ModelConfig, NmsMethod, TaskConfig
+from uniav.config import (
+    AudioKind,
+    DecodeConfig,
+    EncoderSpec,
+    ModelConfig,
+    NmsMethod,
+    PartSpec,
+    TaskConfig,
+    TextKind,
+    VisualKind,
+)
 
 OFFICIAL_TASK_ORDER = ("TAL", "AVEL", "SED")
 _OFFSET_RE = re.compile(r"^reg_head\.offset_head\.TASK(\d+)\.(.*)$")
@@ -104,11 +114,7 @@ def infer_config(state_dict: Mapping[str, torch.Tensor], base: ModelConfig) -> M
             f"the base configuration has {len(ranges)} regression ranges, the checkpoint {arch[2] + 1} levels"
         )
     audio_dim = shape("backbone.embd_A.0.conv.weight")[1]
-    encoder = base.encoder
-    if encoder.kind == "features":  # precomputed features: record their widths with the encoder
-        encoder = EncoderSpec(
-            "features", {**encoder.options, "visual_dim": visual_dim, "audio_dim": audio_dim, "text_dim": text_dim}
-        )
+    encoder = _with_feature_widths(base.encoder, visual_dim, audio_dim, text_dim)
     return base.replace(
         encoder=encoder,
         tasks=tuple(tasks),
@@ -124,6 +130,19 @@ def infer_config(state_dict: Mapping[str, torch.Tensor], base: ModelConfig) -> M
         embd_with_ln="backbone.embd_norm_V.0.weight" in state_dict,
         head_with_ln="cls_head.norm.0.weight" in state_dict,
         droppath=(base.droppath or 0.1) if has_droppath else 0.0,
+    )
+
+
+def _with_feature_widths(encoder: EncoderSpec, visual_dim: int, audio_dim: int, text_dim: int) -> EncoderSpec:
+    """Precomputed parts (``features``) record the widths of their files; other parts are left as they are."""
+
+    def widened(part: PartSpec, key: str, dim: int, kind: VisualKind | AudioKind | TextKind) -> PartSpec:
+        return PartSpec(part.kind, {**part.options, key: dim}) if part.kind is kind else part
+
+    return EncoderSpec(
+        widened(encoder.visual, "visual_dim", visual_dim, VisualKind.FEATURES),
+        widened(encoder.audio, "audio_dim", audio_dim, AudioKind.FEATURES),
+        widened(encoder.text, "text_dim", text_dim, TextKind.FEATURES),
     )
 
 
@@ -173,7 +192,7 @@ def config_from_official_json(d: Mapping[str, Any], labels: Mapping[str, tuple[s
         use_abs_pe=bool(d.get("use_abs_pe", True)),
         droppath=float(d.get("droppath", 0.0)),
         decode=decode,
-        encoder=EncoderSpec(kind="features", options={"name": "one-peace"}),
+        encoder=EncoderSpec.uniform("features", {"name": "one-peace"}),
     )
 
 

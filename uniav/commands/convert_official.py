@@ -8,17 +8,6 @@ NAME = "convert-official"
 HELP = "convert an official UniAV checkpoint (.pth.tar) into a model folder (config.json + model.safetensors)"
 
 
-def parse_assignments(items: list[str] | None, what: str) -> dict[str, str]:
-    """TASK=VALUE pairs -> dict (task names upper-cased)."""
-    out = {}
-    for item in items or []:
-        task, sep, value = item.partition("=")
-        if not sep or not task or not value:
-            raise ValueError(f"{what} must look like TASK=VALUE, got {item!r}")
-        out[task.strip().upper()] = value.strip()
-    return out
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="official checkpoint (.pth.tar), e.g. the authors' released model")
     p.add_argument("out_dir", help="folder to write the converted model to")
@@ -49,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from uniav.commands.args import parse_assignments
     from uniav.config import ModelConfig
     from uniav.official import base_config_from_file, convert_official
     from uniav.vocabularies import parse_vocabulary

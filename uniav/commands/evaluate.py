@@ -47,6 +47,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="annotation subset(s) to evaluate instead of the split's (e.g. public_eval); repeatable",
     )
     p.add_argument("--tasks", default=None, help="comma-separated subset of the tasks, e.g. tal,sed")
+    p.add_argument(
+        "--vocab",
+        action="append",
+        metavar="TASK=FILE",
+        help="evaluate a task with the labels in FILE (one per line) instead of the model's, e.g. unseen classes "
+        "for a zero-shot test; the annotation file's labels must be among them; repeatable",
+    )
     p.add_argument("-o", "--output", default=None, help="write the JSON report here")
     p.add_argument("--batch-size", type=int, default=16, help="videos per forward pass (default 16)")
     p.add_argument("--revision", default=None, help="Hub revision of MODEL")
@@ -73,8 +80,9 @@ def data_configs(args: argparse.Namespace) -> tuple[dict, str | None]:
     """{TASK: TaskDataConfig} from --config and --data/--features/--prompts; and the config file, if any."""
     import dataclasses
 
-    from uniav.commands.convert_official import parse_assignments
-    from uniav.training.config import TaskDataConfig, load_train_config
+    from uniav.commands.args import parse_assignments
+    from uniav.data.config import TaskDataConfig
+    from uniav.training.config import load_train_config
 
     tasks: dict[str, TaskDataConfig] = {}
     if args.config:
@@ -118,14 +126,17 @@ def data_configs(args: argparse.Namespace) -> tuple[dict, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     import sys
+    from pathlib import Path
 
-    import torch
-
+    from uniav.commands.args import parse_assignments
     from uniav.data.dataset import load_task_dataset
     from uniav.evaluation.report import format_report, write_report
-    from uniav.evaluation.runner import evaluate_model, prompt_embeddings
+    from uniav.evaluation.runner import evaluate_model, load_prompt_embeddings
     from uniav.model.uniav import UniAV
+    from uniav.pipeline.prompts import PromptEmbedder, lazy_text_encoder
+    from uniav.vocabularies import parse_labels
 
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
@@ -141,13 +152,25 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"none of the configuration's tasks is served by the model ({list(model.config.task_names)})"
             )
-    datasets, texts = {}, {}
+    stored = {
+        name: load_prompt_embeddings(model.config.task(name), data, model.config.text_dim)
+        for name, data in tasks.items()
+    }
+    model.attach_prompt_embeddings({k: v for k, v in stored.items() if v is not None})
+    labels = {
+        t: parse_labels(Path(f).read_text(encoding="utf-8"))
+        for t, f in parse_assignments(args.vocab, "--vocab").items()
+    }
+    datasets = {}
     for name, data in tasks.items():
         task = model.config.task(name)
+        if name in labels:  # an open-vocabulary evaluation: the file's labels, the model's template
+            task = dataclasses.replace(task, labels=labels.pop(name))
         datasets[task.name] = load_task_dataset(task, data, args.split)
-        texts[task.name] = prompt_embeddings(model, task, data)
-    with torch.inference_mode():
-        report = evaluate_model(model, datasets, texts, batch_size=args.batch_size)
+    if labels:
+        raise ValueError(f"--vocab given for task(s) {sorted(labels)} that are not evaluated")
+    prompts = PromptEmbedder(model, lazy_text_encoder(model.config.encoder))
+    report = evaluate_model(model, datasets, prompts, batch_size=args.batch_size)
     report.metadata.update(
         {
             "split": args.split,

@@ -18,12 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uniav.hub import push_to_hub
     from uniav.model.uniav import UniAV
 
     model = UniAV.from_pretrained(args.model_dir)  # validates the folder before anything is uploaded
-    url = push_to_hub(
-        model,
+    url = model.push_to_hub(
         args.repo_id,
         private=args.private or None,
         token=args.token,

@@ -9,11 +9,11 @@ Ground truth (ActivityNet 1.3, UnAV-100 and DESED as used by the official UniAV 
 Each annotation carries ``label`` (a class name), ``label_id`` (an integer) or both. Class ids
 and names are reconciled once per file (see :func:`parse_annotation_db`).
 
-Detections (the official evaluator's prediction file)::
+DetectionTable (the official evaluator's prediction file)::
 
     {"database": {video_id: [{"segment": [s, e], "label_id": k, "scores": p}, ...]}}
 
-They are held as flat arrays in :class:`Detections`, the form the evaluator consumes.
+They are held as flat arrays in :class:`DetectionTable`, the form the evaluator consumes.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class AnnotationDB:
 
 
 @dataclass(frozen=True, eq=False)
-class Detections:
+class DetectionTable:
     """Scored detections of many videos as flat arrays (one row per detection, file order).
 
     ``video_ids`` holds the distinct video ids and ``video_index[i]`` is the position of
@@ -128,7 +128,7 @@ class Detections:
     @classmethod
     def from_arrays(
         cls, video_ids: Sequence[str] | np.ndarray, segments: Any, label_ids: Any, scores: Any
-    ) -> Detections:
+    ) -> DetectionTable:
         """Build from per-detection columns (``video_ids[i]`` is detection ``i``'s video).
 
         Arrays may be numpy arrays, CPU torch tensors or lists.
@@ -147,7 +147,7 @@ class Detections:
         )
 
     @classmethod
-    def from_video_results(cls, results: Iterable[Mapping[str, Any]]) -> Detections:
+    def from_video_results(cls, results: Iterable[Mapping[str, Any]]) -> DetectionTable:
         """Build from per-video outputs ``{"video_id", "segments" (n, 2), "labels" (n,), "scores" (n,)}``
         (the form a model's inference loop produces); arrays may be numpy or CPU torch tensors."""
         ids: list[str] = []
@@ -367,7 +367,7 @@ def _class_names(
 # --------------------------------------------------------------------------- detections
 
 
-def load_predictions(path: str | Path, classes: Sequence[str] | None = None) -> Detections:
+def load_predictions(path: str | Path, classes: Sequence[str] | None = None) -> DetectionTable:
     """Read a detection file (``{"database": {video_id: [{segment, label_id, scores}]}}``).
 
     A detection may carry ``label`` (a name in ``classes``) instead of ``label_id``, and
@@ -378,7 +378,7 @@ def load_predictions(path: str | Path, classes: Sequence[str] | None = None) -> 
 
 def parse_predictions(
     data: Mapping[str, Any], classes: Sequence[str] | None = None, source: str = "<mapping>"
-) -> Detections:
+) -> DetectionTable:
     """Parse an already-loaded detection mapping (``{"database": ...}`` or the database itself)."""
     database = _database(data, source)
     index = {name: i for i, name in enumerate(classes)} if classes is not None else None
@@ -399,21 +399,21 @@ def parse_predictions(
     return _merge_videos(ids, counts, segs, labels, scores)
 
 
-def as_detections(predictions: Any, classes: Sequence[str] | None = None) -> Detections:
-    """Coerce the prediction forms the evaluator accepts into :class:`Detections`.
+def as_detections(predictions: Any, classes: Sequence[str] | None = None) -> DetectionTable:
+    """Coerce the prediction forms the evaluator accepts into :class:`DetectionTable`.
 
-    Accepted: a :class:`Detections`; a detection-file mapping (``{"database": ...}`` or
+    Accepted: a :class:`DetectionTable`; a detection-file mapping (``{"database": ...}`` or
     ``{video_id: [..]}``); the official in-memory columns ``{"video-id", "t-start", "t-end",
-    "label", "score"}``; a list of per-video results (see :meth:`Detections.from_video_results`).
+    "label", "score"}``; a list of per-video results (see :meth:`DetectionTable.from_video_results`).
     """
-    if isinstance(predictions, Detections):
+    if isinstance(predictions, DetectionTable):
         return predictions
     if isinstance(predictions, Mapping):
         columns = ("video-id", "t-start", "t-end", "label", "score")
         if "database" not in predictions and all(k in predictions for k in columns):
             starts = np.asarray(predictions["t-start"], dtype=np.float64).reshape(-1)
             ends = np.asarray(predictions["t-end"], dtype=np.float64).reshape(-1)
-            return Detections.from_arrays(
+            return DetectionTable.from_arrays(
                 predictions["video-id"],
                 np.stack([starts, ends], axis=1),
                 predictions["label"],
@@ -421,7 +421,7 @@ def as_detections(predictions: Any, classes: Sequence[str] | None = None) -> Det
             )
         return parse_predictions(predictions, classes=classes)
     if isinstance(predictions, (list, tuple)):
-        return Detections.from_video_results(predictions)
+        return DetectionTable.from_video_results(predictions)
     raise TypeError(f"unsupported prediction container {type(predictions).__name__}")
 
 
@@ -549,13 +549,15 @@ def _as_int_array(values: Any, what: str) -> np.ndarray:
 
 def _merge_videos(
     ids: list[str], counts: list[int], segs: list[np.ndarray], labels: list[np.ndarray], scores: list[np.ndarray]
-) -> Detections:
+) -> DetectionTable:
     """Concatenate per-video arrays; a video id listed twice becomes one entry of ``video_ids``."""
     position: dict[str, int] = {}
     video_pos = np.asarray([position.setdefault(v, len(position)) for v in ids], dtype=np.int64)
     if sum(counts) == 0:
-        return Detections(tuple(position), np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0))
-    return Detections(
+        return DetectionTable(
+            tuple(position), np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0)
+        )
+    return DetectionTable(
         video_ids=tuple(position),
         video_index=np.repeat(video_pos, counts),
         segments=np.concatenate(segs).reshape(-1, 2).astype(np.float64),

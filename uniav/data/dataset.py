@@ -32,7 +32,7 @@ from uniav.data.features import FeatureError, FeatureStore, open_feature_store
 from uniav.vocabularies import parse_vocabulary
 
 if TYPE_CHECKING:
-    from uniav.training.config import TaskDataConfig
+    from uniav.data.config import TaskDataConfig
 
 log = logging.getLogger(__name__)
 CLASSES_FILE = "classes.txt"

@@ -19,9 +19,9 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from uniav.config import TaskConfig
+from uniav.data.config import FeatureFormat, TaskDataConfig
 from uniav.data.features import (
     MANIFEST,
     FeatureError,
@@ -33,9 +33,6 @@ from uniav.data.features import (
 from uniav.distributed import DistInfo
 from uniav.encoders.base import Encoder
 from uniav.media.grid import SnippetGrid
-
-if TYPE_CHECKING:
-    from uniav.training.config import TaskDataConfig
 
 log = logging.getLogger(__name__)
 MEDIA_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".wav", ".flac", ".mp3", ".ogg", ".m4a")
@@ -71,11 +68,6 @@ class ExtractSummary:
 def shard(ids: Sequence[str], rank: int, world_size: int) -> list[str]:
     """Rank `rank`'s share of the sorted ids (every `world_size`-th, starting at `rank`)."""
     return sorted(ids)[rank::world_size]
-
-
-def task_grid(task: TaskConfig) -> SnippetGrid:
-    """The snippet grid of a task's features."""
-    return SnippetGrid(stride=task.feat_stride, num_frames=task.num_frames, fps=task.fps)
 
 
 def find_media(media_dir: str | Path, ids: Sequence[str]) -> dict[str, Path | None]:
@@ -218,24 +210,6 @@ def extract_features(
     return summary
 
 
-def extract_dataset(
-    annotations: str | Path,
-    media_dir: str | Path,
-    encoder: Encoder,
-    grid: SnippetGrid,
-    out_dir: str | Path,
-    dist: DistInfo | None = None,
-    progress: bool = True,
-) -> ExtractSummary:
-    """Extract the features of every video of an annotation file whose media live in `media_dir`."""
-    from uniav.data.annotations import load_annotation_db
-
-    ids = list(load_annotation_db(annotations).videos)
-    if not ids:
-        raise ValueError(f"{annotations}: the annotation file lists no video")
-    return extract_features(find_media(media_dir, ids), encoder, grid, out_dir, dist, progress)
-
-
 def ensure_features(
     task: TaskConfig,
     data: TaskDataConfig,
@@ -247,9 +221,9 @@ def ensure_features(
     ``media_dir`` into its ``features`` folder, on the task's grid. Nothing to do (None) for ONE-PEACE
     features or without ``media_dir``. Under DDP every rank calls this with its `dist`, then waits for the
     others (a barrier) before reading the features."""
-    if data.feature_format != "npz" or data.media_dir is None:
+    if data.feature_format is not FeatureFormat.NPZ or data.media_dir is None:
         return None
     from uniav.data.dataset import load_task_annotations
 
     ids = list(load_task_annotations(data).videos)
-    return extract_features(find_media(data.media_dir, ids), encoder, task_grid(task), data.features, dist, progress)
+    return extract_features(find_media(data.media_dir, ids), encoder, task.grid, data.features, dist, progress)

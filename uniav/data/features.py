@@ -28,15 +28,13 @@ import zipfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from uniav.config import EncoderSpec
+from uniav.data.config import FeatureFormat, TaskDataConfig
 from uniav.media.grid import SnippetGrid
-
-if TYPE_CHECKING:
-    from uniav.training.config import TaskDataConfig
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "uniav-features"
@@ -271,8 +269,8 @@ class OnePeaceFeatureStore(FeatureStore):
 
 def open_feature_store(data: TaskDataConfig) -> FeatureStore:
     """The store of a task's ``features`` folder in its ``feature_format`` ("npz" or "one-peace")."""
-    if data.feature_format == "npz":
+    if data.feature_format is FeatureFormat.NPZ:
         return NpzFeatureStore(data.features)
-    if data.feature_format == "one-peace":
+    if data.feature_format is FeatureFormat.ONE_PEACE:
         return OnePeaceFeatureStore(data.features)
     raise FeatureError(f"unknown feature_format {data.feature_format!r}; use 'npz' or 'one-peace'")

@@ -1,8 +1,10 @@
 """The encoder interface: a media file -> per-snippet visual and audio features; prompts -> text embeddings.
 
-Every backend (``signal``, ``clip-clap``, ``features``) implements `Encoder`. An encoder is frozen and
-deterministic for a given `EncoderSpec`; `Encoder.cache_key` names that (kind, options that change the
-numbers, and its features version), so cached features are never reused across encoders.
+Every encoder implements `Encoder`: `PartsEncoder` (a visual, an audio and a text part, see
+`uniav.encoders.parts`) for media files, `FeaturesEncoder` for precomputed ONE-PEACE features. An
+encoder is frozen and deterministic for a given `EncoderSpec`; `Encoder.cache_key` names that (kinds,
+options that change the numbers, and the features versions), so cached features are never reused
+across encoders.
 
 `MediaFunctions` is the encoders' one dependency on decoding: the three functions of `uniav.media`
 (`probe_media`, `decode_audio`, `open_video`). It is an explicit argument so tests and tools can
@@ -15,7 +17,7 @@ import hashlib
 import importlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -53,6 +55,9 @@ class ClipFeatures:
             silence when the file has no audio track).
     duration: seconds of the clip the grid was laid on; has_video / has_audio: which tracks exist.
     notes: human-readable remarks to show the user (missing tracks, decode warnings, ...).
+    visual_scores / audio_scores: (T, n_classes) float32 logits of the pretrained classifier of a part
+            that keeps them (ImageNet classes of EfficientNet, AudioSet classes of YAMNet; the encoder's
+            `visual_score_classes` / `audio_score_classes` name the columns), else None.
     """
 
     visual: np.ndarray
@@ -61,6 +66,8 @@ class ClipFeatures:
     has_video: bool
     has_audio: bool
     notes: tuple[str, ...] = ()
+    visual_scores: np.ndarray | None = None
+    audio_scores: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.visual.ndim != 2 or self.audio.ndim != 2:
@@ -69,6 +76,12 @@ class ClipFeatures:
             raise EncoderError(
                 f"visual and audio features differ in length: {self.visual.shape[0]} vs {self.audio.shape[0]}"
             )
+        for name in ("visual_scores", "audio_scores"):
+            scores = getattr(self, name)
+            if scores is not None and (scores.ndim != 2 or scores.shape[0] != self.visual.shape[0]):
+                raise EncoderError(
+                    f"{name} must be (T, n_classes) with T = {self.visual.shape[0]} snippets, got {scores.shape}"
+                )
 
     @property
     def num_snippets(self) -> int:
@@ -130,6 +143,16 @@ class Encoder(ABC):
     def encode_text(self, prompts: Sequence[str]) -> np.ndarray:
         """(len(prompts), text_dim) float32 embeddings of the prompts."""
 
+    @property
+    def visual_score_classes(self) -> tuple[str, ...] | None:
+        """Names of the columns of `ClipFeatures.visual_scores` (None: no visual scores)."""
+        return None
+
+    @property
+    def audio_score_classes(self) -> tuple[str, ...] | None:
+        """Names of the columns of `ClipFeatures.audio_scores` (None: no audio scores)."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """The spec and widths, as a model config or a model card records them."""
         return {
@@ -175,16 +198,30 @@ def common_fps(grids: Sequence[SnippetGrid]) -> float:
     return float(rates[0])
 
 
-def check_options(kind: str, options: dict[str, Any], allowed: Iterable[str]) -> None:
-    """Raise `EncoderError` naming any option the encoder does not know."""
+def check_options(what: str, options: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Raise `EncoderError` naming any option `what` (e.g. ``"visual encoder 'signal'"``) does not know."""
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise EncoderError(f"encoder {kind!r}: unknown option(s) {unknown}; known: {sorted(allowed)}")
+        raise EncoderError(f"{what}: unknown option(s) {unknown}; known: {sorted(allowed)}")
 
 
-def options_digest(options: dict[str, Any]) -> str:
+def text_option(what: str, name: str, value: Any) -> str:
+    """`value` of option `name` of `what`, which must be a non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise EncoderError(f"{what}: {name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def count_option(what: str, name: str, value: Any) -> int:
+    """`value` of option `name` of `what`, which must be an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise EncoderError(f"{what}: {name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def options_digest(options: Mapping[str, Any]) -> str:
     """A short stable hash of JSON-able options (key order does not matter)."""
-    blob = json.dumps(options, sort_keys=True, separators=(",", ":"), default=str)
+    blob = json.dumps(dict(options), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

@@ -1,11 +1,12 @@
 """On-disk cache of encoded features, keyed by (file content, encoder, snippet grid).
 
 Layout: ``{root}/{encoder cache_key}/{sha[:2]}/{sha256 of the file}/{grid}.npz``, one ``.npz`` per grid
-holding ``visual``, ``audio`` and a JSON ``meta`` (duration, tracks, notes, and the key it was written
-under). The root is ``$UNIAV_CACHE/features`` when ``UNIAV_CACHE`` is set, else
-``~/.cache/uniav/features``. Writes go to a temporary file in the same folder, then `os.replace`, so a
-reader never sees half an entry; an entry that cannot be read or does not match its key is ignored (with
-a warning) and rewritten by the next store.
+holding ``visual``, ``audio``, the parts' classifier scores when they keep them (``visual_scores``,
+``audio_scores``) and a JSON ``meta`` (duration, tracks, notes, which scores are there, and the key it
+was written under). Entries of format 1 (before scores) still load. The root is
+``$UNIAV_CACHE/features`` when ``UNIAV_CACHE`` is set, else ``~/.cache/uniav/features``. Writes go to a
+temporary file in the same folder, then `os.replace`, so a reader never sees half an entry; an entry that
+cannot be read or does not match its key is ignored (with a warning) and rewritten by the next store.
 
 `CachedEncoder` wraps any encoder: grids found in the cache are returned without decoding; only the
 missing ones are encoded (in one decode) and stored. Encoders whose input is not a media file
@@ -23,6 +24,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +33,9 @@ from uniav.media.grid import SnippetGrid
 
 log = logging.getLogger(__name__)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_FORMAT = 1
+_FORMAT = 2  # 2: optional visual_scores / audio_scores
+_READABLE_FORMATS = (1, 2)
+_SCORES = ("visual_scores", "audio_scores")
 
 
 def default_cache_root() -> Path:
@@ -80,13 +84,16 @@ class FeatureCache:
                 meta = json.loads(str(z["meta"]))
                 visual = np.array(z["visual"], dtype=np.float32)
                 audio = np.array(z["audio"], dtype=np.float32)
-            expected = {"format": _FORMAT, "sha256": content_sha, "cache_key": cache_key, "grid": grid_slug(grid)}
+                scores = {k: np.array(z[k], dtype=np.float32) for k in meta.get("scores", [])}
+            if meta.get("format") not in _READABLE_FORMATS:
+                raise ValueError(f"entry of format {meta.get('format')!r}, this release reads {_READABLE_FORMATS}")
+            expected = {"sha256": content_sha, "cache_key": cache_key, "grid": grid_slug(grid)}
             wrong = {k: meta.get(k) for k, v in expected.items() if meta.get(k) != v}
             if wrong:
                 raise ValueError(f"entry written for another key: {wrong}")
             if visual.ndim != 2 or audio.ndim != 2 or len(visual) != len(audio) or len(visual) != meta["length"]:
                 raise ValueError(f"inconsistent shapes visual {visual.shape}, audio {audio.shape}")
-            if not (np.isfinite(visual).all() and np.isfinite(audio).all()):
+            if not all(np.isfinite(a).all() for a in (visual, audio, *scores.values())):
                 raise ValueError("non-finite values")
             return ClipFeatures(
                 visual=visual,
@@ -95,6 +102,8 @@ class FeatureCache:
                 has_video=bool(meta["has_video"]),
                 has_audio=bool(meta["has_audio"]),
                 notes=tuple(str(n) for n in meta["notes"]),
+                visual_scores=scores.get("visual_scores"),
+                audio_scores=scores.get("audio_scores"),
             )
         except Exception as e:  # noqa: BLE001 - any unreadable entry is a miss, never a crash
             log.warning(
@@ -116,7 +125,9 @@ class FeatureCache:
             "has_video": bool(feats.has_video),
             "has_audio": bool(feats.has_audio),
             "notes": list(feats.notes),
+            "scores": [k for k in _SCORES if getattr(feats, k) is not None],
         }
+        scores = {k: np.ascontiguousarray(getattr(feats, k), dtype=np.float32) for k in meta["scores"]}
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -125,6 +136,7 @@ class FeatureCache:
                     visual=np.ascontiguousarray(feats.visual, dtype=np.float32),
                     audio=np.ascontiguousarray(feats.audio, dtype=np.float32),
                     meta=np.array(json.dumps(meta)),
+                    **scores,
                 )
                 f.flush()
                 os.fsync(f.fileno())
@@ -168,6 +180,14 @@ class CachedEncoder(Encoder):
     @property
     def cache_key(self) -> str:
         return self.inner.cache_key
+
+    @property
+    def visual_score_classes(self) -> tuple[str, ...] | None:
+        return self.inner.visual_score_classes
+
+    @property
+    def audio_score_classes(self) -> tuple[str, ...] | None:
+        return self.inner.audio_score_classes
 
     @property
     def cacheable(self) -> bool:  # type: ignore[override]
@@ -223,3 +243,6 @@ class CachedEncoder(Encoder):
 
     def encode_text(self, prompts: Sequence[str]) -> np.ndarray:
         return self.inner.encode_text(prompts)
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()

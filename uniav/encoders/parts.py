@@ -22,18 +22,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from uniav.media.grid import SnippetGrid
+from uniav.progress import FractionFn, no_progress
 
-FractionFn = Callable[[float], None]
-
-
-def _no_progress(_: float) -> None:
-    pass
-
+__all__ = ["AudioPart", "EncoderPart", "FractionFn", "PartOutput", "TextPart", "VisualPart", "report_fraction"]
 
 @dataclass(frozen=True)
 class PartOutput:
@@ -46,7 +42,14 @@ class PartOutput:
 
 
 class EncoderPart(ABC):
-    """What every part has: its width, its cache key, and the classes of its scores (if any)."""
+    """What every part has: its width, its cache key, and the classes of its scores (if any).
+
+    `OPTIONS` names every option the constructor ``Cls(options)`` accepts: the factory refuses any other
+    with an `EncoderError` naming the part and the option, and `with_options` routes an unprefixed
+    option to the parts that declare it.
+    """
+
+    OPTIONS: ClassVar[frozenset[str]] = frozenset()
 
     @property
     @abstractmethod
@@ -70,6 +73,11 @@ class EncoderPart(ABC):
 
 class VisualPart(EncoderPart):
     """Frames (uint8 chunks at the grids' frame rate) -> one row per snippet."""
+
+    @property
+    def chunk_frames(self) -> int:
+        """Frames per decoded chunk (memory, not numbers: a part's rows must not depend on it)."""
+        return 64
 
     @abstractmethod
     def decode_size(self, width: int | None, height: int | None) -> tuple[int, int] | None:
@@ -123,4 +131,4 @@ class TextPart(EncoderPart):
 
 def report_fraction(progress: FractionFn | None) -> FractionFn:
     """`progress`, or a no-op."""
-    return progress if progress is not None else _no_progress
+    return progress if progress is not None else no_progress

@@ -228,7 +228,7 @@ def evaluate_detections(
 
     ``ground_truth``: an :class:`AnnotationDB` or an annotation mapping (file layout).
     ``predictions``: anything :func:`uniav.data.annotations.as_detections` accepts
-    (``Detections``, a detection-file mapping, the official column dict, per-video results).
+    (``DetectionTable``, a detection-file mapping, the official column dict, per-video results).
     ``subset``: one name or several (case-insensitive). ``num_classes`` defaults to the
     database's class count; every label id must be below it.
     """

@@ -34,8 +34,9 @@ class ConvTower(nn.Module):
 class LanguageAwareClsHead(ConvTower):
     """Logits = exp(logit_scale) * cos(vis_proj(tower(x)), clip_proj(text)), times the mask.
 
-    Split in two so a vocabulary change re-runs only the cosine: :meth:`visual_embeddings`
-    (depends on the clip) and :meth:`logits` (depends on the text embeddings).
+    Split in two so a vocabulary change re-runs only the cosine: :meth:`clip_embeddings` (depends on the
+    clip) and :meth:`logits` (the one place where prompts meet the clip). Every caller (training, official
+    evaluation, the product's cached re-scoring) goes through these two.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -46,8 +47,8 @@ class LanguageAwareClsHead(ConvTower):
         self.vis_proj = MaskedConv1d(cfg.head_dim, cfg.head_dim, cfg.head_kernel_size)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
-    def visual_embeddings(self, feats: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Per level the L2-normalised (B, D', T_l) visual embeddings."""
+    def clip_embeddings(self, feats: list[torch.Tensor], masks: list[torch.Tensor], task: str) -> list[torch.Tensor]:
+        """Per level the L2-normalised (B, D', T_l) embeddings of the clip (all a vocabulary edit reuses)."""
         out = []
         for x, m in zip(feats, masks, strict=True):
             y, _ = self.vis_proj(self.tower(x, m), m)
@@ -58,8 +59,13 @@ class LanguageAwareClsHead(ConvTower):
         """(C, text_dim) prompt embeddings -> L2-normalised (C, D')."""
         return F.normalize(self.clip_proj(text), dim=1)
 
-    def logits(self, vis: list[torch.Tensor], masks: list[torch.Tensor], text: torch.Tensor) -> list[torch.Tensor]:
-        """Per level (B, T_l, C) logits, zero where the mask is false."""
+    def logits(
+        self, vis: list[torch.Tensor], masks: list[torch.Tensor], text: torch.Tensor | None
+    ) -> list[torch.Tensor]:
+        """Per level (B, T_l, C) logits of the clip embeddings `vis` against the (C, text_dim) prompt embeddings
+        `text`, zero where the mask (B, 1, T_l) is false."""
+        if text is None:
+            raise ValueError("the language-aware classifier needs prompt embeddings")
         t = self.text_embeddings(text.to(vis[0].dtype))
         scale = self.logit_scale.exp()
         return [
@@ -69,7 +75,7 @@ class LanguageAwareClsHead(ConvTower):
     def forward(
         self, feats: list[torch.Tensor], masks: list[torch.Tensor], text: torch.Tensor, task: str | None = None
     ) -> list[torch.Tensor]:
-        return self.logits(self.visual_embeddings(feats, masks), masks, text)
+        return self.logits(self.clip_embeddings(feats, masks, task), masks, text)
 
 
 class ConvClsHead(ConvTower):
@@ -83,14 +89,24 @@ class ConvClsHead(ConvTower):
             nn.init.constant_(layer.conv.bias, prior_bias(cfg.cls_prior_prob))
             self.cls_layer[t.name] = layer
 
-    def forward(
-        self, feats: list[torch.Tensor], masks: list[torch.Tensor], text: torch.Tensor | None, task: str
-    ) -> list[torch.Tensor]:
+    def clip_embeddings(self, feats: list[torch.Tensor], masks: list[torch.Tensor], task: str) -> list[torch.Tensor]:
+        """Per level the (B, T_l, C) class logits: with a fixed vocabulary they are the clip's whole output."""
         out = []
         for x, m in zip(feats, masks, strict=True):
             y, _ = self.cls_layer[task](self.tower(x, m), m)
             out.append(y.transpose(1, 2))
         return out
+
+    def logits(
+        self, vis: list[torch.Tensor], masks: list[torch.Tensor], text: torch.Tensor | None
+    ) -> list[torch.Tensor]:
+        """The logits computed by `clip_embeddings` (no prompts: the classes are the training labels)."""
+        return vis
+
+    def forward(
+        self, feats: list[torch.Tensor], masks: list[torch.Tensor], text: torch.Tensor | None, task: str
+    ) -> list[torch.Tensor]:
+        return self.clip_embeddings(feats, masks, task)
 
 
 class RegressionHead(ConvTower):

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from uniav.config import ClassifierKind, ModelConfig
+from uniav.hub import HubMixin
 from uniav.model.backbone import AudioVisualBackbone, PyramidFeatures
 from uniav.model.heads import RegressionHead, build_cls_head
-from uniav.ops.decode import Detections, GridTiming, decode_candidates, postprocess
+from uniav.ops.decode import GridTiming, ScoredSegments, decode_candidates
+from uniav.ops.postprocess import PostProcessor
 from uniav.ops.targets import make_points
+from uniav.ops.windows import WindowTable
 
 
 @dataclass
@@ -40,7 +43,7 @@ class Batch:
     lengths: list[int]
 
 
-class UniAV(nn.Module):
+class UniAV(HubMixin, nn.Module):
     """One network for TAL, AVEL and SED (Geng et al.).
 
     >>> model = UniAV(ModelConfig.preset("small"))
@@ -118,11 +121,11 @@ class UniAV(nn.Module):
     # ---- forward -------------------------------------------------------------------------
     def encode(self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor, task: str) -> PyramidFeatures:
         """The backbone: the part of the network a vocabulary change does not touch."""
-        self.config.task(task)  # clear error for an unknown task
-        return self.backbone(visual, audio, mask, task)
+        return self.backbone(visual, audio, mask, self.config.task(task).name)
 
     def heads(self, pyramid: PyramidFeatures, task: str, text: torch.Tensor | None) -> UniAVOutput:
         """Classification (against `text`, the (C, text_dim) prompt embeddings) and regression."""
+        task = self.config.task(task).name
         language = self.config.classifier is ClassifierKind.LANGUAGE
         if language and (text is None or text.dim() != 2 or text.shape[1] != self.config.text_dim):
             got = None if text is None else tuple(text.shape)
@@ -137,7 +140,11 @@ class UniAV(nn.Module):
         return self.heads(self.encode(visual, audio, mask, task), task, text)
 
     # ---- decoding ------------------------------------------------------------------------
-    def candidates(self, out: UniAVOutput, index: int) -> Detections:
+    def postprocessor(self, task: str, drop_empty: bool = True) -> PostProcessor:
+        """The post-processing of `task`'s outputs (decoding, Soft-NMS, windows, seconds)."""
+        return PostProcessor(self.config.decode, self.config.task(task).nms_sigma, drop_empty=drop_empty)
+
+    def candidates(self, out: UniAVOutput, index: int) -> ScoredSegments:
         """Video `index`'s candidates in grid units, as they enter NMS."""
         return decode_candidates(
             [x[index] for x in out.cls_logits],
@@ -147,34 +154,19 @@ class UniAV(nn.Module):
             self.config.decode,
         )
 
-    def detect(self, out: UniAVOutput, task: str, timings: Sequence[GridTiming]) -> list[Detections]:
-        """Final detections in seconds for every video of the batch."""
-        tcfg = self.config.task(task)
+    def detect(self, out: UniAVOutput, task: str, timings: Sequence[GridTiming]) -> list[ScoredSegments]:
+        """Final detections in seconds of every video of the batch, each video one whole sequence (the
+        official evaluation; segments wholly outside a clip are kept, clipped to zero length, as there)."""
+        lengths = [int(m.sum()) for m in out.masks[0]]
         with torch.no_grad():
-            return [
-                postprocess(self.candidates(out, i), self.config.decode, tcfg.nms_sigma, timing)
-                for i, timing in enumerate(timings)
-            ]
+            dets = self.postprocessor(task, drop_empty=False)(
+                out.cls_logits, out.offsets, out.masks, self.points(out.padded_len), WindowTable.whole(lengths), timings
+            )
+        return [
+            ScoredSegments(*(torch.from_numpy(np.ascontiguousarray(x)) for x in dets.of(i)))
+            for i in range(len(timings))
+        ]
 
     # ---- checkpoints ---------------------------------------------------------------------
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
-
-    def save_pretrained(self, directory: str | Path, **kwargs) -> Path:
-        """Write ``config.json`` + ``model.safetensors`` (and attached prompt embeddings)."""
-        from uniav.hub import save_pretrained
-
-        return save_pretrained(self, directory, **kwargs)
-
-    @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, revision: str | None = None, **kwargs) -> UniAV:
-        """Load from a local folder or a Hugging Face Hub repository id (safetensors only)."""
-        from uniav.hub import load_pretrained
-
-        return load_pretrained(name_or_path, revision=revision, **kwargs)
-
-    def push_to_hub(self, repo_id: str, **kwargs) -> str:
-        """Publish this model (config, weights, model card) to a Hub repository."""
-        from uniav.hub import push_to_hub
-
-        return push_to_hub(self, repo_id, **kwargs)

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 import torch
 
 from uniav.config import DecodeConfig
-from uniav.ops.nms import batched_nms
 
 
 @dataclass(frozen=True)
-class Detections:
+class ScoredSegments:
     """Scored segments of one video: segments (N, 2), scores (N,), labels (N,) (class indices)."""
 
     segments: torch.Tensor
@@ -38,7 +37,7 @@ class GridTiming:
 
 
 @dataclass(frozen=True)
-class BatchDetections:
+class BatchCandidates:
     """Scored segments of several videos: segments (N, 2), scores (N,), labels (N,), and the video
     index of each (N,)."""
 
@@ -54,7 +53,7 @@ def decode_batch(
     masks: Sequence[torch.Tensor],
     points: Sequence[torch.Tensor],
     cfg: DecodeConfig,
-) -> BatchDetections:
+) -> BatchCandidates:
     """Candidates of every video of a batch in grid units, as they enter NMS.
 
     Per level: cls_logits (B, T_l, C), offsets (B, T_l, 2) or (B, T_l, C, 2), masks (B, T_l), points
@@ -79,7 +78,7 @@ def decode_batch(
         segs.append(seg[long_enough])
         scores.append(top[vid, col][long_enough])
         labels.append(cls[long_enough])
-    return BatchDetections(torch.cat(segs), torch.cat(scores), torch.cat(labels), torch.cat(vids))
+    return BatchCandidates(torch.cat(segs), torch.cat(scores), torch.cat(labels), torch.cat(vids))
 
 
 def decode_candidates(
@@ -88,16 +87,8 @@ def decode_candidates(
     masks: Sequence[torch.Tensor],
     points: Sequence[torch.Tensor],
     cfg: DecodeConfig,
-) -> Detections:
+) -> ScoredSegments:
     """Candidates of one video (per level: cls_logits (T_l, C), offsets (T_l, 2) or (T_l, C, 2),
     mask (T_l,), points (T_l, 4)) in grid units, as they enter NMS."""
     out = decode_batch([x[None] for x in cls_logits], [x[None] for x in offsets], [x[None] for x in masks], points, cfg)
-    return Detections(out.segments, out.scores, out.labels)
-
-
-def postprocess(candidates: Detections, cfg: DecodeConfig, sigma: float, timing: GridTiming) -> Detections:
-    """NMS, the best ``cfg.max_seg_num``, then grid units -> seconds clipped to [0, duration]."""
-    segs, scores, labels, _ = batched_nms(candidates.segments, candidates.scores, candidates.labels, cfg, sigma)
-    if segs.shape[0]:
-        segs = timing.to_seconds(segs)
-    return Detections(segs, scores, labels)
+    return ScoredSegments(out.segments, out.scores, out.labels)

@@ -6,6 +6,11 @@ JSON schema (``uniav predict --format json``)::
       "file": "clip.mp4",                    # the input, as given
       "duration": 12.5,                      # seconds
       "model": "checkpoints/uniav-synth",    # where the model came from
+      "knowledge": {                         # what the model knows (`uniav.knowledge.ModelKnowledge`)
+        "tasks": {"SED": {"trained_on": "...", "real_world_training": true, "classes": [...]}, ...},
+        "encoders": {"visual": "effnet: ...", "audio": "yamnet: ...", "text": "minilm: ..."},
+        "note": null
+      },
       "notes": ["no audio track: ..."],      # decoding / input remarks for the user
       "skipped": {"SED": "no audio track: ..."},   # tasks not run, and why
       "tasks": {                             # per task that ran, detections sorted by start time
@@ -14,7 +19,8 @@ JSON schema (``uniav predict --format json``)::
       }
     }
 
-CSV: one row per detection, columns ``task,label,start,end,score``.
+CSV: one row per detection, columns ``task,label,start,end,score``, in the order of `DetectionResult.rows`
+(start time, then task, then best score first), the order the studio's table shows.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import csv
 import io
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
+
+from uniav.vocabularies import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -45,13 +53,26 @@ class Detection:
 
 @dataclass(frozen=True)
 class TaskResult:
-    """A task's detections (sorted by start time), or why it did not run."""
+    """A task's detections (sorted by start time) for a vocabulary, or why it did not run."""
 
     task: str
     detections: tuple[Detection, ...] = ()
     skipped: str | None = None
-    labels: tuple[str, ...] = ()
-    template: str = ""
+    vocabulary: Vocabulary | None = None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.vocabulary.labels if self.vocabulary is not None else ()
+
+    def filtered(self, threshold: float, top_k: int | None) -> TaskResult:
+        """The detections scoring at least `threshold`, at most `top_k` of them (the best), by start time.
+
+        Filtering is all a threshold does: the detections come from one fixed decoding floor, so the same
+        detection has the same extent and score whatever threshold is asked for."""
+        kept = sorted((d for d in self.detections if d.score >= threshold), key=lambda d: -d.score)
+        if top_k is not None:
+            kept = kept[:top_k]
+        return replace(self, detections=tuple(sorted(kept, key=lambda d: (d.start, -d.score))))
 
 
 @dataclass(frozen=True)
@@ -61,7 +82,7 @@ class DetectionResult:
     tasks: Mapping[str, TaskResult]
     notes: tuple[str, ...] = ()
     model: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    knowledge: Mapping[str, Any] | None = None
 
     @property
     def ran(self) -> dict[str, TaskResult]:
@@ -76,6 +97,7 @@ class DetectionResult:
             "file": self.file,
             "duration": round(self.duration, 3),
             "model": self.model,
+            "knowledge": self.knowledge,
             "notes": list(self.notes),
             "skipped": self.skipped,
             "tasks": {k: [d.to_dict() for d in v.detections] for k, v in self.ran.items()},
@@ -84,14 +106,19 @@ class DetectionResult:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
+    def rows(self) -> list[tuple[str, Detection]]:
+        """(task, detection) of every task that ran, by start time, then task order, then best score first."""
+        rank = {t: i for i, t in enumerate(self.tasks)}
+        pairs = [(task, d) for task, res in self.ran.items() for d in res.detections]
+        return sorted(pairs, key=lambda p: (p[1].start, rank[p[0]], -p[1].score))
+
     def to_csv(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["task", "label", "start", "end", "score"])
-        for task, res in self.ran.items():
-            for d in res.detections:
-                dd = d.to_dict()
-                w.writerow([task, dd["label"], dd["start"], dd["end"], dd["score"]])
+        for task, d in self.rows():
+            dd = d.to_dict()
+            w.writerow([task, dd["label"], dd["start"], dd["end"], dd["score"]])
         return buf.getvalue()
 
     @classmethod
@@ -105,6 +132,7 @@ class DetectionResult:
         for k, why in d.get("skipped", {}).items():
             tasks[k] = TaskResult(k, skipped=why)
         return cls(
+            knowledge=d.get("knowledge"),
             file=d["file"],
             duration=float(d["duration"]),
             tasks=tasks,

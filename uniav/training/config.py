@@ -4,7 +4,7 @@ Layout::
 
     model:                       # the network: a preset plus overrides (any ModelConfig field)
       preset: small
-      encoder: {kind: signal}
+      encoder: {visual: signal, audio: signal, text: signal}   # or one kind of earlier releases: {kind: signal}
       overrides: {embd_dim: 128, head_dim: 128}
     tasks:                       # one entry per task trained; the vocabulary comes from the data
       TAL:
@@ -32,25 +32,11 @@ from typing import Any
 
 import yaml
 
+from uniav.data.config import TaskDataConfig
+
 
 class TrainConfigError(ValueError):
     """A training configuration that cannot be used (the message names the field)."""
-
-
-@dataclass(frozen=True)
-class TaskDataConfig:
-    """Where one task's data lives and how it is batched."""
-
-    annotations: str
-    features: str
-    feature_format: str = "npz"  # "npz" (written by `uniav extract`) | "one-peace" (the authors' .npy files)
-    media_dir: str | None = None  # media to extract features from when they are missing
-    train_split: tuple[str, ...] = ("train",)
-    val_split: tuple[str, ...] = ("validation",)
-    test_split: tuple[str, ...] = ("test",)
-    prompt_embeddings: str | None = None  # (C, text_dim) .npy for encoders that cannot embed text
-    batch_size: int = 16
-    overrides: dict[str, Any] = field(default_factory=dict)  # TaskConfig fields
 
 
 @dataclass(frozen=True)
@@ -89,7 +75,9 @@ class OptimConfig:
 @dataclass(frozen=True)
 class ModelSection:
     preset: str = "small"
-    encoder: dict[str, Any] = field(default_factory=lambda: {"kind": "signal"})
+    # one part per modality, each a kind or {kind, options} (`EncoderSpec.from_dict`; {kind: signal} of earlier
+    # releases still reads)
+    encoder: dict[str, Any] = field(default_factory=lambda: {"visual": "signal", "audio": "signal", "text": "signal"})
     overrides: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None  # a model folder / Hub id to start from (multi-task then single-task)
 
@@ -134,7 +122,7 @@ def _build(cls, data: Any, where: str):
         kw[k] = v
     try:
         return cls(**kw)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise TrainConfigError(f"{where}: {exc}") from exc
 
 
@@ -177,10 +165,6 @@ def parse_train_config(raw: dict[str, Any], base: Path = Path("."), source: str 
             media_dir=_resolve(t.media_dir, base),
             prompt_embeddings=_resolve(t.prompt_embeddings, base),
         )
-        if t.batch_size < 1:
-            raise TrainConfigError(f"tasks.{name}.batch_size must be >= 1")
-        if t.feature_format not in ("npz", "one-peace"):
-            raise TrainConfigError(f"tasks.{name}.feature_format must be 'npz' or 'one-peace'")
         tasks[str(name).upper()] = t
     train = _build(OptimConfig, raw.get("train"), "train")
     if len(train.crop_ratio) != 2:

@@ -53,8 +53,6 @@ def build_model_config(
             "labels": tuple(vocabularies[name]),
             "name": name,
         }
-        if cfg.model.overrides.get("use_prompt_template") is False:
-            fields["prompt_template"] = "{label}"  # the paper's "without prompt templates" variant
         try:
             tasks.append(TaskConfig.from_dict(fields))
         except (TypeError, ValueError) as exc:
@@ -101,7 +99,8 @@ class Trainer:
     ) -> None:
         from uniav.data.dataset import load_task_dataset, task_vocabulary
         from uniav.encoders import build_encoder
-        from uniav.evaluation.runner import prompt_embeddings
+        from uniav.evaluation.runner import load_prompt_embeddings
+        from uniav.pipeline.prompts import PromptEmbedder
 
         self.cfg = cfg
         self.dist: DistInfo = init_distributed(device)
@@ -128,18 +127,11 @@ class Trainer:
                     f"task {name} has no training videos with features "
                     f"(annotations {data.annotations}, features {data.features})"
                 )
-        self.texts = {
-            t.name: self._to_device(prompt_embeddings(self.model, t, cfg.tasks[t.name], self.encoder))
-            for t in self.tasks
-        }
         # embeddings read from files (encoders that cannot embed text) travel with the exported model
-        self.model.attach_prompt_embeddings(
-            {
-                t.name: self.texts[t.name].cpu()
-                for t in self.tasks
-                if cfg.tasks[t.name].prompt_embeddings and self.texts[t.name] is not None
-            }
-        )
+        stored = {t.name: load_prompt_embeddings(t, cfg.tasks[t.name], self.model_config.text_dim) for t in self.tasks}
+        self.model.attach_prompt_embeddings({k: v for k, v in stored.items() if v is not None})
+        self.prompts = PromptEmbedder(self.model, self.encoder.encode_text)
+        self.texts = {t.name: self._to_device(self.prompts.text(t.vocabulary)) for t in self.tasks}
         self.batch_sizes = {t.name: cfg.tasks[t.name].batch_size for t in self.tasks}
         self.iters_per_epoch = cfg.train.iterations_per_epoch or iterations_per_epoch(
             {n: len(d) for n, d in self.train_sets.items()}, self.batch_sizes, self.dist.world_size
@@ -305,7 +297,7 @@ class Trainer:
             if split == "val"
             else {t.name: load_task_dataset(t, self.cfg.tasks[t.name], split) for t in self.tasks}
         )
-        return evaluate_model(model or self.ema.module, sets, self.texts)
+        return evaluate_model(model or self.ema.module, sets, self.prompts)
 
     def fit(self, resume: bool = False, stop_after: int | None = None) -> TrainState:
         """Train from the current state (or the last checkpoint with `resume`) to the last epoch, or for
