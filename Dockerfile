@@ -1,13 +1,22 @@
+# syntax=docker/dockerfile:1
 # UniAV Studio: the Gradio app, for Hugging Face Spaces (sdk: docker) or any Docker host.
 #   docker build -t uniav-studio .
 #   docker run --rm -p 7860:7860 uniav-studio                                   # the bundled model
 #   docker run --rm -p 7860:7860 -e UNIAV_MODEL=owner/model uniav-studio        # a Hub model, fetched at start
+#   docker run --rm -p 7860:7860 -e UNIAV_MODEL=owner/private -e HF_TOKEN=hf_... uniav-studio   # a private one
 #   docker build --build-arg UNIAV_MODEL=owner/model -t uniav-studio .          # ... or baked into the image
+#   docker build --build-arg UNIAV_MODEL=owner/private --secret id=HF_TOKEN,env=HF_TOKEN -t uniav-studio .
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# FFmpeg's command-line tools: Gradio converts uploads browsers cannot play (.avi, .mkv, .mov...) for the
+# player with them (the analysis itself decodes through PyAV's own FFmpeg libraries)
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
 
 # CPU-only PyTorch: the pins of requirements.txt resolve to the +cpu wheels of this index (no CUDA download)
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
@@ -30,13 +39,15 @@ WORKDIR /home/user/app
 # the project: app.py, the uniav package, the bundled model in checkpoints/, the examples in assets/
 COPY --chown=user . .
 
-# UNIAV_MODEL: empty = the bundled checkpoints/uniav-synth; a Hub repo id (owner/name[@revision]) given at
-# build time is downloaded now, so that the container starts without network access to the Hub
+# UNIAV_MODEL: empty = the bundled model; a Hub repo id (owner/name[@revision]) given at build time (a Space
+# variable is one) is downloaded now, so that the container starts without waiting for the Hub. A private
+# model needs the token: a build secret HF_TOKEN (a Space secret is one; `--secret id=HF_TOKEN` elsewhere).
+# Without it the download is left to start-up, where the app reads HF_TOKEN from the environment.
 ARG UNIAV_MODEL=""
 ENV UNIAV_MODEL=${UNIAV_MODEL}
-RUN if [ -n "${UNIAV_MODEL}" ]; then \
-      python -c "from uniav.studio import ModelRef; from uniav.hub import resolve_model_dir; \
-r = ModelRef.parse('${UNIAV_MODEL}'); print('model in', resolve_model_dir(r.name, revision=r.revision))"; \
+RUN --mount=type=secret,id=HF_TOKEN,mode=0444,required=false \
+    if [ -n "${UNIAV_MODEL}" ]; then \
+      HF_TOKEN="$(cat /run/secrets/HF_TOKEN 2>/dev/null || true)" python -m uniav.studio.prefetch; \
     fi
 
 EXPOSE 7860

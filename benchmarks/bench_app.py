@@ -21,6 +21,7 @@ kind and at least its size (the `signal` encoder, D=128, the paper's three tasks
 Clips: chaplin.mp4 (9.6 s), big_buck_bunny_30s.webm (30 s) and a generated --long-minutes clip (windows!).
 
 Run: .venv/bin/python benchmarks/bench_app.py [--model DIR] [--repeat 7] [--long-minutes 10] [--no-http]
+(benchmarks/bench_app_browser.py times the same edits in Chromium, from the keystroke to the redrawn timeline.)
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def stand_in_model(folder: Path) -> Path:
 
     torch.manual_seed(0)
     cfg = ModelConfig.preset(
-        "small", encoder=EncoderSpec("signal"), visual_dim=384, audio_dim=256, text_dim=512, droppath=0.0
+        "small", encoder=EncoderSpec.uniform("signal"), visual_dim=384, audio_dim=256, text_dim=512, droppath=0.0
     )
     UniAV(cfg).save_pretrained(folder)
     return folder
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
     loaded = studio.load_model(model)
     params = sum(x.numel() for x in loaded.detector.model.parameters())
     print(
-        f"model {loaded.ref.label}: {params / 1e6:.2f} M parameters, encoder {loaded.detector.config.encoder.kind}, "
+        f"model {loaded.ref.label}: {params / 1e6:.2f} M parameters, encoder {loaded.detector.config.encoder.label}, "
         f"tasks {', '.join(f'{t.name}({t.num_classes})' for t in loaded.detector.config.tasks)}; "
         f"torch threads {torch.get_num_threads()}"
     )
@@ -178,7 +179,7 @@ def bench_clip(studio, model: str, clip: Path, vocab: dict[str, list[str]], base
         report(name, med, f"min {best * 1000:.1f} ms")
 
     def detect_all():  # the three tasks' text side + head + decoding + NMS, nothing reused
-        session.clip.unfiltered.clear()
+        session.clip.scored.clear()
         return studio.detect(session, TASKS, base)
 
     result = detect_all()
@@ -205,6 +206,7 @@ def http_round_trip(studio, model: str, clip: Path, base, repeat: int) -> None:
     from gradio_client import Client, handle_file
 
     import app
+    from uniav.studio import TaskFields
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -212,11 +214,19 @@ def http_round_trip(studio, model: str, clip: Path, base, repeat: int) -> None:
     demo = app.serve(studio, port=port, block=False, quiet=True)
     try:
         client = Client(demo.local_url, verbose=False, analytics_enabled=False, download_files=False)
-        values = []
+        values = {}
         for t in TASKS:
-            values += [base[t].template, base[t].labels_text, base[t].threshold, base[t].top_k]
-        client.predict(handle_file(str(clip)), model, list(TASKS), *values, api_name="/run")
-        med, best = timeit(lambda: client.predict(list(TASKS), *values, api_name="/update"), repeat=repeat)
+            names = TaskFields(t)
+            values.update(
+                {
+                    names.template: base[t].template,
+                    names.labels: base[t].labels_text,
+                    names.threshold: base[t].threshold,
+                    names.top_k: base[t].top_k,
+                }
+            )
+        client.predict(file=handle_file(str(clip)), model=model, tasks=list(TASKS), **values, api_name="/run")
+        med, best = timeit(lambda: client.predict(tasks=list(TASKS), **values, api_name="/update"), repeat=repeat)
         print()
         report(f"/update round trip via gradio_client ({clip.name})", med, f"min {best * 1000:.1f} ms")
     finally:

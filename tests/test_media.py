@@ -290,6 +290,63 @@ def test_empty_file_is_a_clear_error(media_dir: Path) -> None:
     assert str(err.value) == f"{path}: empty file (0 bytes)"
 
 
+def write_picture(path: Path, fmt: str) -> Path:
+    """A 40x30 picture in `fmt` ("PNG", "JPEG", "WEBP") under whatever name `path` has."""
+    from PIL import Image
+
+    pixels = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, format=fmt)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_a_picture_named_like_a_video_is_a_still_image(tmp_path: Path, fmt: str) -> None:
+    path = write_picture(tmp_path / "image.mp4", fmt)
+    for read in (probe_media, decode_audio, open_video):
+        with pytest.raises(MediaError) as err:
+            read(path)
+        assert err.value.reason.startswith("a still image (")
+        assert "not a video" in err.value.reason and "upload a video or an audio file" in err.value.reason
+
+
+def test_a_single_frame_without_sound_is_not_a_video_but_a_still_picture_over_sound_is(tmp_path: Path) -> None:
+    fps = 25
+    silent = write_clip(tmp_path / "one_frame.mp4", frames=1, fps=fps, acodec=None)
+    with pytest.raises(MediaError) as err:
+        probe_media(silent)
+    assert err.value.reason.startswith(f"a single video frame ({1 / fps:.2f} s) and no sound")
+    two = write_clip(tmp_path / "two_frames.mp4", frames=2, fps=fps, acodec=None)
+    assert probe_media(two).duration == pytest.approx(2 / fps, abs=1e-3)
+    voiced = write_clip(tmp_path / "one_frame_and_sound.mp4", frames=1, fps=fps, audio_seconds=2.0)
+    info = probe_media(voiced)
+    assert info.has_video and info.has_audio and info.duration == pytest.approx(2.0, abs=0.05)
+
+
+def test_notes_and_reasons_never_name_the_path(tmp_path: Path) -> None:
+    from uniav.media.probe import ffmpeg_reason
+
+    folder = tmp_path / "server-only-folder"
+    folder.mkdir()
+    # decord cannot measure a live webm and names the file in its message; the note keeps the message only
+    path = write_clip(
+        folder / "no_duration.webm", vcodec="libvpx", fps=25, frames=50, acodec=None, options={"live": "1"}
+    )
+    _, notes, _ = frames_of(path, size=(16, 16), backend=VideoBackend.AUTO)
+    assert notes and notes[0].startswith("frames decoded with PyAV (decord failed: Failed to measure")
+    assert not any(str(folder) in n or "no_duration" in n for n in notes)
+    # PyAV's errors append the file name: the reason is FFmpeg's message alone
+    missing = folder / "missing.mp4"
+    with pytest.raises(av.error.FFmpegError) as err:
+        av.open(str(missing))
+    assert str(missing) in str(err.value) and ffmpeg_reason(err.value) == "No such file or directory"
+
+    class Unnamed(Exception):  # an error without FFmpeg's own message
+        strerror = None
+        filename = str(missing)
+
+    assert ffmpeg_reason(Unnamed(f"cannot open {missing} now")) == "cannot open missing.mp4 now"
+
+
 # -- errors -------------------------------------------------------------------------------------
 
 

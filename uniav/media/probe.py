@@ -23,6 +23,9 @@ from uniav.media.errors import MediaError
 
 # Packets demuxed at most while looking for the first decodable frame of each stream.
 PROBE_MAX_PACKETS = 512
+# FFmpeg's demuxers for a single picture (PNG, JPEG, WebP... named "<codec>_pipe", or "image2")
+IMAGE_FORMATS = ("image2",)
+IMAGE_FORMAT_SUFFIX = "_pipe"
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,19 @@ def _iso_bmff_boxes(path: str, size: int) -> tuple[list[str], bool] | None:
         return (types, offset > size) if types else None
 
 
+def ffmpeg_reason(error: BaseException) -> str:
+    """FFmpeg's message for `error` without the file name PyAV appends to it: reasons and notes shown to a
+    user never name a path (a server's upload folder, or the folder a cached clip was first read from)."""
+    text = getattr(error, "strerror", None)
+    if text:
+        return str(text)
+    text = str(error) or type(error).__name__
+    name = getattr(error, "filename", None)
+    if name:
+        text = text.replace(f": '{name}'", "").replace(str(name), os.path.basename(str(name)))
+    return text
+
+
 def _looks_like_text(head: bytes) -> bool:
     if not head or b"\x00" in head:
         return False
@@ -137,8 +153,7 @@ def _unreadable_reason(path: str, size: int, error: Exception) -> str:
         head = f.read(512)
     if _looks_like_text(head):
         return "not a media file: it contains text, not audio or video"
-    detail = getattr(error, "strerror", None) or str(error)
-    return f"not a media file: FFmpeg cannot read it as audio or video ({detail})"
+    return f"not a media file: FFmpeg cannot read it as audio or video ({ffmpeg_reason(error)})"
 
 
 def _is_cover_art(stream: av.stream.Stream) -> bool:
@@ -196,14 +211,14 @@ def _first_frames(media: OpenedMedia) -> tuple[dict[int, av.frame.Frame], list[s
         except StopIteration:
             break
         except av.error.FFmpegError as e:
-            errors.append(e.strerror or str(e))
+            errors.append(ffmpeg_reason(e))
             break
         if packet.stream.index not in pending:
             continue
         try:
             frames = packet.decode()
         except av.error.FFmpegError as e:
-            errors.append(e.strerror or str(e))
+            errors.append(ffmpeg_reason(e))
             continue
         if frames:
             found[packet.stream.index] = frames[0]
@@ -244,15 +259,37 @@ def _scanned_duration(path: str) -> float:
         return end
 
 
+def _still_picture(format_name: str, codec: str, duration: float, fps: float | None, has_audio: bool) -> str | None:
+    """Why a file is a still picture rather than something that happens over time (None: it is not one): a
+    picture format (a PNG or JPEG named ``.mp4``...), or, without sound, a video of zero duration or of one
+    frame. A single frame with a sound track is left alone (a still picture over sound)."""
+    if format_name in IMAGE_FORMATS or format_name.endswith(IMAGE_FORMAT_SUFFIX):
+        kind = codec.upper() if codec else "picture"
+        return f"a still image ({kind}), not a video: nothing in it happens over time; upload a video or an audio file"
+    if has_audio:
+        return None
+    if duration <= 0:
+        return "its video stream has zero duration and there is no sound: nothing to analyse over time"
+    if fps and duration * fps < 1.5:
+        return (
+            f"a single video frame ({duration:.2f} s) and no sound: nothing in it happens over time; upload a "
+            "longer video or an audio file"
+        )
+    return None
+
+
 def probe_media(path: str | os.PathLike[str]) -> MediaInfo:
     """Streams and duration of the media file at `path` (see `MediaInfo`).
 
     Raises MediaError with a specific reason: "file not found", "empty file (0 bytes)",
     "not a media file: ...", "no audio or video stream", "no decodable stream: ..." (including an
-    MP4 whose index, the moov atom, is missing).
+    MP4 whose index, the moov atom, is missing), "a still image ..." / "a single video frame ..." (a picture,
+    or a one-frame or zero-duration video without sound), "zero duration ...".
     """
     path = os.fspath(path)
     with open_media(path) as media:
+        format_name = media.container.format.name or ""
+        codec_name = (media.video.codec_context.name or "") if media.video is not None else ""
         frames, errors = _first_frames(media)
         if not frames:
             detail = errors[0] if errors else "none of its streams yields a frame"
@@ -277,6 +314,12 @@ def probe_media(path: str | os.PathLike[str]) -> MediaInfo:
                 channels = audio.codec_context.channels or None
     if duration is None:
         duration = _scanned_duration(path)
+    if video is not None:
+        still = _still_picture(format_name, codec_name, float(duration), fps, audio is not None)
+        if still is not None:
+            raise MediaError(path, still)
+    if duration <= 0:
+        raise MediaError(path, "zero duration: its streams hold no time span to analyse")
     return MediaInfo(
         path=path,
         duration=float(duration),
@@ -310,7 +353,7 @@ def decode_frames(media: OpenedMedia, stream, failures: DecodeFailures) -> Itera
         except StopIteration:
             return
         except av.error.FFmpegError as e:
-            failures.stopped = e.strerror or str(e)
+            failures.stopped = ffmpeg_reason(e)
             return
         try:
             frames = packet.decode()
@@ -318,6 +361,6 @@ def decode_frames(media: OpenedMedia, stream, failures: DecodeFailures) -> Itera
             failures.failed += 1
             if failures.first is None:
                 at = packet.pts * packet.time_base - media.start if packet.pts is not None else None
-                failures.first = f"{e.strerror or e}" + (f" at {float(at):.2f} s" if at is not None else "")
+                failures.first = ffmpeg_reason(e) + (f" at {float(at):.2f} s" if at is not None else "")
             continue
         yield from frames

@@ -71,10 +71,12 @@ class _BackendFailed(Exception):
         self.reason, self.next_frame = reason, next_frame
 
 
-def _short_decord_error(e: BaseException) -> str:
-    """decord's messages carry a timestamp and a C++ source path; keep the message."""
+def _short_decord_error(e: BaseException, path: str) -> str:
+    """decord's messages carry a timestamp, a C++ source path and the file's path; keep the message (notes are
+    cached with a clip's features and shown to users: they never name a path)."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return re.sub(r"^(?:\[[\d:]+\] \S+:\d+: )+", "", text)
+    text = re.sub(r"^(?:\[[\d:]+\] \S+:\d+: )+", "", text)
+    return text.replace(f"[{path}] ", "").replace(path, os.path.basename(path))
 
 
 class _DLPackCapsule:
@@ -179,7 +181,7 @@ class VideoStream:
                 raise _BackendFailed("no frames", 0)
             stamps = reader.get_frame_timestamp(range(num_source))
         except (decord.DECORDError, RuntimeError) as e:
-            raise _BackendFailed(_short_decord_error(e), 0) from None
+            raise _BackendFailed(_short_decord_error(e, self.path), 0) from None
         # decord's times count from the video stream's start; shift them onto the file's timeline.
         starts = stamps[:, 0].astype(np.float64) + (timeline.video_start - timeline.origin)
         indices = source_indices(starts, output_times(self.expected_frames, self.fps))
@@ -192,7 +194,7 @@ class VideoStream:
             try:
                 batch = _decord_to_numpy(reader.get_batch(to_read.tolist())) if len(to_read) else None
             except (decord.DECORDError, RuntimeError) as e:
-                raise _BackendFailed(_short_decord_error(e), lo) from None
+                raise _BackendFailed(_short_decord_error(e, self.path), lo) from None
             if batch is not None and batch.shape != (len(to_read), height, width, 3):
                 raise _BackendFailed(f"frames of shape {batch.shape[1:]} instead of {(height, width, 3)}", lo)
             if reuse:

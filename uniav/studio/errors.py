@@ -17,6 +17,8 @@ from uniav.media import MediaError
 log = logging.getLogger("uniav.studio")
 MAX_DETAIL_CHARS = 600
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~])")
+# an absolute POSIX path of at least one folder: "/tmp/gradio/2b9c/clip.mp4" (group 1: "clip.mp4")
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/])/(?:[^\s/'\"\[\]()<>:,;]+/)+([^\s/'\"\[\]()<>:,;]+)")
 
 
 class StudioError(Exception):
@@ -38,6 +40,14 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+def without_paths(text: str, aliases: Mapping[str, str] | None = None) -> str:
+    """`text` with server paths replaced by the names the user knows: each of `aliases` (path -> name), then
+    any other absolute path by its base name (an upload's ``/tmp/gradio/<hash>/clip.mp4`` -> ``clip.mp4``)."""
+    for path, name in (aliases or {}).items():
+        text = text.replace(path, name)
+    return _ABSOLUTE_PATH.sub(r"\1", text)
+
+
 def _shorten(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
@@ -53,19 +63,17 @@ def _plain(exc: BaseException) -> str:
 def describe_error(exc: BaseException, action: str, aliases: Mapping[str, str] | None = None) -> StudioError:
     """The `StudioError` to show for `exc`, raised while trying to `action` ("read the file", ...).
 
-    `aliases` maps server-side paths (upload temp files) to the names the user knows them by.
+    `aliases` maps server-side paths (upload temp files) to the names the user knows them by; no message
+    names a server path (others are cut to their base names).
     """
     if isinstance(exc, StudioError):
         return exc
     aliases = dict(aliases or {})
     if isinstance(exc, MediaError):
         name = aliases.get(exc.path, Path(exc.path).name)
-        return StudioError(f"Cannot read {name}", _shorten(exc.reason))
+        return StudioError(f"Cannot read {name}", _shorten(without_paths(exc.reason, aliases)))
     if isinstance(exc, (ValueError, KeyError, FileNotFoundError, NotADirectoryError, PermissionError)):
-        text = _plain(exc)
-        for path, name in aliases.items():
-            text = text.replace(path, name)
-        return StudioError(f"Could not {action}", _shorten(text))
+        return StudioError(f"Could not {action}", _shorten(without_paths(_plain(exc), aliases)))
     if isinstance(exc, MemoryError):
         return StudioError(f"Could not {action}", "the server ran out of memory; try a shorter clip")
     log.error("unexpected error while trying to %s", action, exc_info=exc)

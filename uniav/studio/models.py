@@ -1,14 +1,16 @@
 """Models for the studio: parse what the user typed, load it once, keep a few loaded.
 
 A model is named by a folder or a Hub repo id, optionally pinned with ``@revision``
-(``owner/name@v1``). `ModelRegistry.get` loads it through `Detector.from_pretrained` (the download
-goes through `uniav.hub.resolve_model_dir`, so huggingface_hub's cache and ``HF_HUB_OFFLINE`` apply)
-and keeps the last few loaded detectors, shared by all sessions: a detector holds no per-user state
-besides its content-keyed clip cache.
+(``owner/name@v1``). `ModelRegistry.get` finds its folder with `uniav.hub.resolve_model_dir` (a Hub model is
+downloaded there, with the token the studio read from ``HF_TOKEN`` at start-up, so private models load;
+huggingface_hub's cache and ``HF_HUB_OFFLINE`` apply), loads it with `Detector.from_pretrained` and keeps the
+last few loaded detectors, shared by all sessions: a detector holds no per-user state besides its
+content-keyed clip cache.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -17,17 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uniav.config import TaskConfig
-from uniav.defaults import REPO_ROOT, bundled_model_dir
+from uniav.defaults import BUNDLED_MODEL_NAME, bundled_model_dir, is_bundled
 from uniav.encoders import FeatureCache
+from uniav.hub import CARD_FILE, resolve_model_dir
+from uniav.knowledge import ModelKnowledge
 from uniav.pipeline.detector import Detector
+from uniav.progress import ProgressFn, no_progress
 from uniav.studio.errors import StudioError, describe_error
 
-ProgressFn = Callable[[float, str], None]
-Loader = Callable[[str, "str | None", "FeatureCache | None"], Detector]
-
-
-def _noop(_: float, __: str) -> None:
-    pass
+# a model folder -> its detector (features cached in the given cache)
+Loader = Callable[[Path, "FeatureCache | None"], Detector]
+_FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -51,28 +53,45 @@ class ModelRef:
 
     @property
     def label(self) -> str:
-        """How the page names the model: project folders relative to the project, others as given."""
+        """How the page names the model: the bundled one by its name, a folder given by its absolute path by
+        the folder's name (the page never shows the server's folders), others as the user typed them."""
         path = Path(self.name).expanduser()
-        name = self.name
-        if path.is_absolute():
-            try:
-                name = str(path.resolve().relative_to(REPO_ROOT))
-            except ValueError:
-                name = str(path)
+        if is_bundled(self.name):
+            name = f"{BUNDLED_MODEL_NAME} (bundled)"
+        else:
+            name = path.name if path.is_absolute() else self.name
         return f"{name}@{self.revision}" if self.revision else name
 
 
-def default_loader(name: str, revision: str | None, cache: FeatureCache | None) -> Detector:
-    return Detector.from_pretrained(name, revision=revision, feature_cache=cache)
+def default_loader(folder: Path, cache: FeatureCache | None) -> Detector:
+    return Detector.from_pretrained(folder, feature_cache=cache)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoadedModel:
-    """A loaded model and what the page needs to know about it."""
+    """A loaded model, its folder (a Hub model's local snapshot) and what the page needs to know about it."""
 
     ref: ModelRef
     detector: Detector
     load_seconds: float
+    folder: Path | None = None
+
+    @property
+    def knowledge(self) -> ModelKnowledge:
+        """What the model knows: per task its training classes and data, and its encoders."""
+        return self.detector.knowledge
+
+    @property
+    def card(self) -> str | None:
+        """The model card (the folder's README.md, without its YAML front matter); None when there is none."""
+        path = self.folder / CARD_FILE if self.folder is not None else None
+        if path is None or not path.is_file():
+            return None
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        return _FRONT_MATTER.sub("", text, count=1).strip() or None
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -87,22 +106,28 @@ class LoadedModel:
         params = sum(p.numel() for p in self.detector.model.parameters())
         tasks = ", ".join(f"{t.name} ({t.num_classes} labels)" for t in cfg.tasks)
         return (
-            f"✅ Model **{self.ref.label}** · `{cfg.encoder.kind}` encoder · {params / 1e6:.1f} M parameters · "
+            f"✅ Model **{self.ref.label}** · encoders {cfg.encoder.label} · {params / 1e6:.1f} M parameters · "
             f"tasks: {tasks}"
         )
 
 
 class ModelRegistry:
-    """Loads models on demand and keeps the `max_models` most recently used (thread-safe)."""
+    """Loads models on demand and keeps the `max_models` most recently used (thread-safe); `token` is the
+    Hugging Face token for private Hub models (None: huggingface_hub's own lookup)."""
 
     def __init__(
-        self, feature_cache: FeatureCache | None = None, max_models: int = 3, loader: Loader = default_loader
+        self,
+        feature_cache: FeatureCache | None = None,
+        max_models: int = 3,
+        loader: Loader = default_loader,
+        token: str | None = None,
     ) -> None:
         if max_models < 1:
             raise ValueError("max_models must be at least 1")
         self.feature_cache = feature_cache
         self.max_models = max_models
         self.loader = loader
+        self._token = token
         self._loaded: OrderedDict[ModelRef, LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[ModelRef, threading.Lock] = {}
@@ -118,7 +143,7 @@ class ModelRegistry:
 
     def get(self, text: str | None, progress: ProgressFn | None = None) -> LoadedModel:
         """The model named by `text`, loaded now if needed; failures raise `StudioError`."""
-        progress = progress or _noop
+        progress = progress or no_progress
         ref = ModelRef.parse(text)
         with self._lock:
             if ref in self._loaded:
@@ -132,13 +157,14 @@ class ModelRegistry:
             progress(0.0, f"loading the model {ref.label}")
             start = time.perf_counter()
             try:
-                detector = self.loader(ref.name, ref.revision, self.feature_cache)
+                folder = resolve_model_dir(ref.name, revision=ref.revision, token=self._token)
+                detector = self.loader(folder, self.feature_cache)
             except Exception as exc:  # noqa: BLE001 - every load failure becomes a message in the page
                 raise self._load_error(ref, exc) from exc
             finally:
                 with self._lock:
                     self._key_locks.pop(ref, None)
-            loaded = LoadedModel(ref, detector, time.perf_counter() - start)
+            loaded = LoadedModel(ref, detector, time.perf_counter() - start, folder)
             progress(1.0, "model loaded")
             with self._lock:
                 self._loaded[ref] = loaded
@@ -149,11 +175,10 @@ class ModelRegistry:
     @staticmethod
     def _load_error(ref: ModelRef, exc: Exception) -> StudioError:
         title = f"Could not load the model {ref.label}"
-        bundled = Path(ref.name).expanduser().resolve() == bundled_model_dir().resolve()
-        if bundled and not bundled_model_dir().is_dir():
+        if is_bundled(ref.name) and not bundled_model_dir().is_dir():
             return StudioError(
                 title,
-                "the bundled model is not installed (checkpoints/uniav-synth is missing); "
+                f"the bundled model {BUNDLED_MODEL_NAME} is not installed with the package; "
                 "type a model folder or Hub repo id, or set UNIAV_MODEL",
             )
         err = describe_error(exc, "load the model")

@@ -1,20 +1,20 @@
-"""What the user sets per task (template, labels, threshold, max detections) and the vocabulary presets."""
+"""What the user sets per task (template, labels, threshold, max detections), the names those settings have
+in the page's API (``labels_sed``, ``threshold_tal``...), and the vocabulary presets."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from uniav.config import DEFAULT_TEMPLATES, TaskConfig
-from uniav.pipeline.detector import Detector, Vocabulary
+from uniav.defaults import DEFAULT_THRESHOLD, DEFAULT_TOP_K
 from uniav.studio.errors import StudioError
-from uniav.vocabularies import BUNDLED_VOCABULARIES, load_vocabulary
+from uniav.vocabularies import BUNDLED_VOCABULARIES, Vocabulary, VocabularyError, load_vocabulary
 
-DEFAULT_THRESHOLD = 0.1
-DEFAULT_TOP_K = 20
 MAX_TOP_K = 100
-MAX_LABELS = 1000
-MAX_LABEL_CHARS = 200
+PAGE_TASKS = ("TAL", "AVEL", "SED")  # the page's task panels, top to bottom; a model serves any subset of them
+PART_TITLES = {"labels": "labels", "template": "prompt template"}
 
 PRESET_MODEL = "model"
 # the paper's dataset each task was evaluated on: the natural non-model preset of the task
@@ -65,42 +65,48 @@ class TaskSettings:
         k = DEFAULT_TOP_K if top_k is None or not math.isfinite(float(top_k)) else round(float(top_k))
         return cls(template or "", labels or "", min(max(thr, 0.0), 1.0), min(max(k, 1), MAX_TOP_K))
 
-    def labels(self, task: str) -> tuple[str, ...]:
-        """The labels, one per non-blank line, stripped; empty, duplicate or oversized lists raise."""
-        labels = tuple(line.strip() for line in self.labels_text.splitlines() if line.strip())
-        if not labels:
-            raise StudioError(f"{task} labels", "the list is empty: write at least one label, one per line")
-        if len(labels) > MAX_LABELS:
-            raise StudioError(f"{task} labels", f"{len(labels)} labels; at most {MAX_LABELS} per task")
-        long = [x for x in labels if len(x) > MAX_LABEL_CHARS]
-        if long:
-            raise StudioError(f"{task} labels", f"a label longer than {MAX_LABEL_CHARS} characters: {long[0][:40]}…")
-        seen: set[str] = set()
-        dups = sorted({x for x in labels if x in seen or seen.add(x)})
-        if dups:
-            raise StudioError(f"{task} labels", f"each label once, please; repeated: {', '.join(dups)}")
-        return labels
-
-    def check_template(self, task: str) -> str:
-        """The template, if it has exactly the ``{label}`` placeholder (other braces raise)."""
-        tpl = self.template.strip()
-        if "{label}" not in tpl:
-            raise StudioError(
-                f"{task} prompt template",
-                f"{tpl!r} has no {{label}} placeholder, e.g. {DEFAULT_TEMPLATES.get(task, 'A photo of {label}.')!r}",
-            )
+    def vocabulary(self, task: TaskConfig) -> Vocabulary:
+        """The `Vocabulary` of these settings for the model's `task` (a bad list or template raises
+        `StudioError` naming the task and the field)."""
         try:
-            tpl.format(label="x")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise StudioError(
-                f"{task} prompt template", f"{tpl!r}: only {{label}} may appear in braces ({exc!s})"
-            ) from None
-        return tpl
+            return Vocabulary.from_text(task.name, self.labels_text, self.template)
+        except VocabularyError as exc:
+            raise StudioError(f"{exc.task} {PART_TITLES.get(exc.part, exc.part)}", exc.detail) from None
 
-    def vocabulary(self, detector: Detector, task: str) -> Vocabulary:
-        """The detector's `Vocabulary` for these settings (validation errors raise `StudioError`)."""
-        labels, template = self.labels(task), self.check_template(task)
-        try:
-            return detector.vocabulary(task, labels, template)
-        except ValueError as exc:
-            raise StudioError(f"{task} vocabulary", str(exc)) from None
+
+@dataclass(frozen=True)
+class TaskFields:
+    """The names of one task's four settings as event parameters: what ``gradio_client`` users pass
+    (``template_sed``, ``labels_sed``, ``threshold_sed``, ``top_k_sed``)."""
+
+    task: str
+
+    @property
+    def template(self) -> str:
+        return f"template_{self.task.lower()}"
+
+    @property
+    def labels(self) -> str:
+        return f"labels_{self.task.lower()}"
+
+    @property
+    def threshold(self) -> str:
+        return f"threshold_{self.task.lower()}"
+
+    @property
+    def top_k(self) -> str:
+        return f"top_k_{self.task.lower()}"
+
+    def settings(self, values: Mapping[str, object]) -> TaskSettings:
+        """The task's settings from event values keyed by these names (a missing one takes its default)."""
+        return TaskSettings.from_ui(
+            values.get(self.template),  # type: ignore[arg-type]
+            values.get(self.labels),  # type: ignore[arg-type]
+            values.get(self.threshold),  # type: ignore[arg-type]
+            values.get(self.top_k),  # type: ignore[arg-type]
+        )
+
+
+def settings_from_fields(values: Mapping[str, object], tasks: Sequence[str] = PAGE_TASKS) -> dict[str, TaskSettings]:
+    """Per task its `TaskSettings` from event values named by `TaskFields`."""
+    return {task: TaskFields(task).settings(values) for task in tasks}

@@ -10,9 +10,17 @@ from pathlib import Path
 from uniav.pipeline.detector import ClipAnalysis
 from uniav.pipeline.results import TaskResult
 from uniav.studio.models import LoadedModel
+from uniav.studio.view import View
+from uniav.vocabularies import Vocabulary
 
-# (labels, template) of a task's vocabulary: what its unfiltered detections depend on
-VocabKey = tuple[tuple[str, ...], str]
+
+@dataclass(frozen=True)
+class ScoredVocabulary:
+    """A task's last vocabulary and every detection it gives on the clip (down to the decoding floor): a
+    threshold or maximum edit only filters these; an edit of another task's vocabulary leaves them alone."""
+
+    vocabulary: Vocabulary
+    detections: TaskResult
 
 
 @dataclass(frozen=True)
@@ -26,10 +34,8 @@ class ClipState:
     tasks: tuple[str, ...]  # the tasks analysed, in the model's order
     seconds: float  # time the analysis took
     from_cache: bool  # the detector had the analysis already (same content, same model)
-    # per task, the last vocabulary, the threshold its detections were computed down to, and those
-    # detections before the maximum: raising the threshold or changing the maximum filters them, an edit of
-    # another task's vocabulary leaves them as they are
-    unfiltered: dict[str, tuple[VocabKey, float, TaskResult]] = field(default_factory=dict, compare=False, repr=False)
+    # per task, its last vocabulary and all it detects (threshold and maximum edits filter them)
+    scored: dict[str, ScoredVocabulary] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def has_video(self) -> bool:
@@ -38,11 +44,18 @@ class ClipState:
 
 @dataclass
 class Session:
-    """One browser session: the model its panels show, its analysed clip, its download folder."""
+    """One browser session: the model its panels show, its analysed clip, what the page last showed for it
+    (the timeline an edit that cannot be applied marks out of date), its download folder."""
 
     model_text: str | None = None
     clip: ClipState | None = None
+    view: View | None = None
     workdir: str | None = None
+
+    def forget(self) -> None:
+        """Drop the clip and its views (a new file, a new model, a failed analysis)."""
+        self.clip = None
+        self.view = None
 
     def folder(self) -> Path:
         """This session's own folder for download files (created on first use)."""

@@ -2,12 +2,14 @@
 
 | variable | default | meaning |
 |---|---|---|
-| ``UNIAV_MODEL`` | the bundled ``checkpoints/uniav-synth`` | model folder or Hub repo id (``owner/name[@revision]``) |
+| ``UNIAV_MODEL`` | the bundled model | model folder or Hub repo id (``owner/name[@revision]``) |
 | ``UNIAV_CACHE`` | ``~/.cache/uniav`` | root of the feature cache (``$UNIAV_CACHE/features``) |
 | ``UNIAV_MAX_UPLOAD_MB`` | 200 | largest upload accepted, in megabytes |
 | ``UNIAV_CONCURRENCY`` | 2 | analyses (decode + encode + model) running at once; more wait in the queue |
 | ``UNIAV_QUEUE_SIZE`` | 64 | requests waiting at most; beyond, users are told the queue is full |
-| ``UNIAV_EXAMPLES`` | the project's ``assets/`` | ``*.mp4`` / ``*.wav`` files under it are the examples |
+| ``UNIAV_EXAMPLES`` | ``uniav/examples`` (= ``assets/``) | ``*.mp4`` / ``*.wav`` files under it are the examples |
+| ``UNIAV_CACHE_TTL`` | 3600 | seconds an upload (and Gradio's copy of a result file) is kept on the server |
+| ``HF_TOKEN`` | | Hugging Face token, read at start-up, for private Hub models (a Space secret) |
 | ``GRADIO_SERVER_NAME`` | 127.0.0.1 | interface to listen on (``0.0.0.0`` in the Docker image) |
 | ``GRADIO_SERVER_PORT`` | 7860 | port to listen on |
 """
@@ -16,12 +18,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from uniav.defaults import REPO_ROOT, default_model
+from uniav.defaults import default_model, examples_dir
 
-EXAMPLE_PATTERNS = ("*.mp4", "*.wav")
+TOKEN_ENV = "HF_TOKEN"
 # what the upload box accepts (the media layer reads anything FFmpeg does; these are the usual ones)
 MEDIA_EXTENSIONS = (
     ".mp4",
@@ -54,9 +56,11 @@ class StudioSettings:
     max_upload_mb: float = 200.0
     concurrency: int = 2
     queue_size: int = 64
-    examples_dir: Path = REPO_ROOT / "assets"
+    examples_dir: Path = field(default_factory=examples_dir)
     server_name: str = "127.0.0.1"
     server_port: int = 7860
+    cache_ttl_s: int = 3600  # Gradio's delete_cache: every so often, files older than this are deleted
+    hf_token: str | None = field(default=None, repr=False)  # never printed
 
     @property
     def max_upload_bytes(self) -> int:
@@ -79,9 +83,11 @@ class StudioSettings:
             max_upload_mb=_number(env, "UNIAV_MAX_UPLOAD_MB", 200.0, float, minimum=0.001),
             concurrency=_number(env, "UNIAV_CONCURRENCY", 2, int, minimum=1),
             queue_size=_number(env, "UNIAV_QUEUE_SIZE", 64, int, minimum=1),
-            examples_dir=Path(examples).expanduser() if examples else REPO_ROOT / "assets",
+            examples_dir=Path(examples).expanduser() if examples else examples_dir(),
             server_name=env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
             server_port=_number(env, "GRADIO_SERVER_PORT", 7860, int, minimum=1, maximum=65535),
+            cache_ttl_s=_number(env, "UNIAV_CACHE_TTL", 3600, int, minimum=1),
+            hf_token=(env.get(TOKEN_ENV) or "").strip() or None,
         )
 
 
@@ -97,17 +103,3 @@ def _number(env: Mapping[str, str], name: str, default, kind, minimum=None, maxi
         bounds = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
         raise SettingsError(f"{name} must be {bounds}, got {raw!r}")
     return value
-
-
-def list_examples(folder: Path) -> list[Path]:
-    """The example clips under `folder` (``*.mp4`` and ``*.wav``, in sub-folders too, skipping hidden ones
-    and empty files), sorted by path; none if the folder is missing."""
-    if not folder.is_dir():
-        return []
-    found = {
-        p
-        for pattern in EXAMPLE_PATTERNS
-        for p in folder.rglob(pattern)
-        if p.is_file() and p.stat().st_size and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    }
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())

@@ -12,19 +12,13 @@ from uniav.studio.errors import md_escape
 TABLE_COLUMNS = ("task", "label", "start (s)", "end (s)", "score")
 
 
-def detection_table(result: DetectionResult | None, order: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per detection of the tasks that ran, sorted by start time, then task (in `order`),
-    then score (highest first); times rounded to 0.01 s, scores to 0.001."""
+def detection_table(result: DetectionResult | None) -> pd.DataFrame:
+    """One row per detection of the tasks that ran, in the order of the CSV download (`DetectionResult.rows`:
+    start time, task, best score first); times rounded to 0.01 s, scores to 0.001."""
     if result is None:
         return pd.DataFrame(columns=list(TABLE_COLUMNS))
-    rank = {t: i for i, t in enumerate(order or list(result.tasks))}
-    rows = [(task, d.label, d.start, d.end, d.score) for task, res in result.ran.items() for d in res.detections]
+    rows = [(task, d.label, d.start, d.end, d.score) for task, d in result.rows()]
     frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    if frame.empty:
-        return frame
-    frame["_rank"] = frame["task"].map(lambda t: rank.get(t, len(rank)))
-    frame = frame.sort_values(["start (s)", "_rank", "score"], ascending=[True, True, False], kind="stable")
-    frame = frame.drop(columns="_rank").reset_index(drop=True)
     return frame.round({"start (s)": 2, "end (s)": 2, "score": 3})
 
 
