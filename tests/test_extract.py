@@ -15,6 +15,7 @@ import pytest
 
 from tests.helpers import write_test_clip
 from uniav.commands import extract as extract_cmd
+from uniav.commands.args import parse_options
 from uniav.config import EncoderSpec
 from uniav.data import FeatureError, FeatureManifest, NpzFeatureStore, load_task_dataset
 from uniav.data.config import TaskDataConfig
@@ -194,9 +195,9 @@ def test_dataset_layout_and_stride(dataset: Path, tmp_path: Path) -> None:
     assert extract_cmd.resolve_stride(2, "TAL", str(dataset)) == 2
     with pytest.raises(ValueError, match="--task"):
         extract_cmd.resolve_stride(None, None, str(tmp_path))
-    assert extract_cmd.parse_options(["cells=2", "device=cuda", "x=0.5"]) == {"cells": 2, "device": "cuda", "x": 0.5}
+    assert parse_options(["cells=2", "device=cuda", "x=0.5"]) == {"cells": 2, "device": "cuda", "x": 0.5}
     with pytest.raises(ValueError, match="KEY=VALUE"):
-        extract_cmd.parse_options(["cells"])
+        parse_options(["cells"])
     found = find_media(media, ["a1", BAD, GONE])
     assert found["a1"] == media / "a1.mp4" and found[GONE] is None
 

@@ -66,28 +66,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def parse_options(items: list[str]) -> dict[str, object]:
-    """KEY=VALUE strings -> options; integers and floats are converted, the rest stays text."""
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--encoder-option must look like KEY=VALUE, got {item!r}")
-        text = value.strip()
-        for cast in (int, float):
-            try:
-                out[key.strip()] = cast(text)
-                break
-            except ValueError:
-                continue
-        else:
-            out[key.strip()] = text
-    return out
-
-
 def encoder_spec(encoder: str, options: list[str]) -> EncoderSpec:
     """The spec of ``--encoder`` with the ``--encoder-option`` items; precomputed features are refused (they
     need no extraction)."""
+    from uniav.commands.args import parse_options
     from uniav.config import AudioKind, EncoderSpec, VisualKind
     from uniav.encoders import with_options
 

@@ -188,7 +188,14 @@ def extract_features(
                     f"{', '.join(e[1:] for e in MEDIA_EXTENSIONS)})"
                 )
             feats = encoder.encode_file(path, [grid])[grid]
-            write_npz_features(store.path(vid), feats.visual, feats.audio, feats.duration)
+            write_npz_features(
+                store.path(vid),
+                feats.visual,
+                feats.audio,
+                feats.duration,
+                visual_scores=feats.visual_scores,
+                audio_scores=feats.audio_scores,
+            )
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run; it is reported

@@ -126,19 +126,30 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_npz_features(path: str | Path, visual: np.ndarray, audio: np.ndarray, duration: float) -> Path:
-    """Write one video's features as ``.npz`` atomically (a reader never sees a partial file)."""
+def write_npz_features(
+    path: str | Path,
+    visual: np.ndarray,
+    audio: np.ndarray,
+    duration: float,
+    visual_scores: np.ndarray | None = None,
+    audio_scores: np.ndarray | None = None,
+) -> Path:
+    """Write one video's features as ``.npz`` atomically (a reader never sees a partial file), with the
+    encoders' classifier scores per snippet when they keep them (for the training-free baselines)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "visual": np.ascontiguousarray(visual, dtype=np.float32),
+        "audio": np.ascontiguousarray(audio, dtype=np.float32),
+        "duration": np.float64(duration),
+    }
+    for name, scores in (("visual_scores", visual_scores), ("audio_scores", audio_scores)):
+        if scores is not None:
+            arrays[name] = np.ascontiguousarray(scores, dtype=np.float32)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.stem}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                visual=np.ascontiguousarray(visual, dtype=np.float32),
-                audio=np.ascontiguousarray(audio, dtype=np.float32),
-                duration=np.float64(duration),
-            )
+            np.savez(f, **arrays)
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -214,6 +225,11 @@ class NpzFeatureStore(FeatureStore):
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise FeatureError(f"{path}: unreadable feature file ({exc})") from exc
         return _pair(visual, audio, str(path))
+
+    def scores(self, video_id: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The (visual, audio) classifier scores per snippet stored with the features (None where absent)."""
+        with np.load(self.path(video_id), allow_pickle=False) as z:
+            return tuple(np.array(z[k]) if k in z.files else None for k in ("visual_scores", "audio_scores"))
 
     def duration(self, video_id: str) -> float | None:
         """The duration stored with the features (seconds), if any."""

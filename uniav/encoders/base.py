@@ -26,8 +26,7 @@ import numpy as np
 
 from uniav.config import EncoderSpec
 from uniav.media.grid import SnippetGrid
-
-ProgressFn = Callable[[float], None]
+from uniav.progress import FractionFn
 
 # remarks every media encoder gives for missing tracks
 NOTE_NO_AUDIO = "no audio track: audio features computed on silence"
@@ -135,7 +134,7 @@ class Encoder(ABC):
 
     @abstractmethod
     def encode_file(
-        self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
+        self, path: str | Path, grids: Sequence[SnippetGrid], progress: FractionFn | None = None
     ) -> dict[SnippetGrid, ClipFeatures]:
         """Decode `path` once and return its features on every grid in `grids`."""
 
@@ -240,7 +239,7 @@ def track_notes(notes: Iterable[str], has_audio: bool, no_audio_note: str) -> li
 class ProgressSplitter:
     """Maps the progress of consecutive stages onto one [0, 1] callback (weights = share of the work)."""
 
-    def __init__(self, progress: ProgressFn | None, weights: Sequence[float]) -> None:
+    def __init__(self, progress: FractionFn | None, weights: Sequence[float]) -> None:
         total = float(sum(weights))
         self._fn = progress
         self._starts = np.concatenate([[0.0], np.cumsum(weights)[:-1]]) / total

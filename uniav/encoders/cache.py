@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from uniav.encoders.base import ClipFeatures, Encoder, ProgressFn, unique_grids
+from uniav.encoders.base import ClipFeatures, Encoder, unique_grids
 from uniav.media.grid import SnippetGrid
+from uniav.progress import FractionFn
 
 log = logging.getLogger(__name__)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -216,7 +217,7 @@ class CachedEncoder(Encoder):
         return {g: f for g, f in found.items() if f is not None}
 
     def encode_file(
-        self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
+        self, path: str | Path, grids: Sequence[SnippetGrid], progress: FractionFn | None = None
     ) -> dict[SnippetGrid, ClipFeatures]:
         grids = unique_grids(grids)
         if not self.inner.cacheable:

@@ -31,7 +31,6 @@ from uniav.encoders.base import (
     ClipFeatures,
     MediaEncoder,
     MediaFunctions,
-    ProgressFn,
     ProgressSplitter,
     common_fps,
     merge_notes,
@@ -40,6 +39,7 @@ from uniav.encoders.base import (
 )
 from uniav.encoders.parts import AudioPart, PartOutput, TextPart, VisualPart
 from uniav.media.grid import SnippetGrid
+from uniav.progress import FractionFn
 
 # share of the progress bar: decoding the audio, streaming + encoding the video, encoding the audio
 _STAGE_WEIGHTS = (1.0, 6.0, 3.0)
@@ -140,7 +140,7 @@ class PartsEncoder(MediaEncoder):
         return out, notes
 
     def encode_file(
-        self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
+        self, path: str | Path, grids: Sequence[SnippetGrid], progress: FractionFn | None = None
     ) -> dict[SnippetGrid, ClipFeatures]:
         grids = unique_grids(grids)
         fps = common_fps(grids)

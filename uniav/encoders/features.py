@@ -36,7 +36,6 @@ from uniav.encoders.base import (
     ClipFeatures,
     Encoder,
     EncoderError,
-    ProgressFn,
     check_options,
     count_option,
     options_digest,
@@ -45,6 +44,7 @@ from uniav.encoders.base import (
 from uniav.encoders.parts import TextPart
 from uniav.encoders.stored_text import StoredText
 from uniav.media.grid import SnippetGrid
+from uniav.progress import FractionFn
 
 KIND = "features"
 SHARED_OPTIONS = ("durations", "stride", "name")
@@ -213,7 +213,7 @@ class FeaturesEncoder(Encoder):
         return self._durations.get(vid)
 
     def encode_file(
-        self, path: str | Path, grids: Sequence[SnippetGrid], progress: ProgressFn | None = None
+        self, path: str | Path, grids: Sequence[SnippetGrid], progress: FractionFn | None = None
     ) -> dict[SnippetGrid, ClipFeatures]:
         grids = unique_grids(grids)
         if self.shared.stride is not None:

@@ -13,7 +13,12 @@ Layout::
         media_dir: data/synth/tal/videos           # where to extract them from if missing
         batch_size: 16
         overrides: {max_seq_len: 256}              # any TaskConfig field
-    synth: {root: data/synth, videos: 60, seed: 0} # optional: generate UniAV-Synth if missing
+    synth: {root: data/synth, videos: 60, seed: 0, kinds: [tal]}   # optional: generate UniAV-Synth if missing
+    sounds: {root: data/sounds, realsounds: ../shared/realsounds, realpictures: ../shared/realpictures}
+                                 # optional: generate UniAV-Sounds (real recordings, pictures) if missing
+    provenance:                  # optional: what each task is trained on, recorded with the model (shown to users)
+      tasks: {TAL: {data: "UniAV-Synth synthetic actions", real: false}}
+      note: "..."
     train:
       epochs: 5
       warmup_epochs: 2
@@ -32,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from uniav.config import Provenance
 from uniav.data.config import TaskDataConfig
 
 
@@ -41,11 +47,31 @@ class TrainConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SynthDataConfig:
-    """Generate UniAV-Synth into `root` when its annotations are missing."""
+    """Generate UniAV-Synth into `root` when its annotations are missing (only the sub-datasets `kinds`)."""
 
     root: str
     videos: int = 100
     seed: int = 0
+    workers: int = 2
+    kinds: tuple[str, ...] = ("tal", "avel", "sed")
+
+
+@dataclass(frozen=True)
+class SoundsDataConfig:
+    """Generate UniAV-Sounds (real recordings and pictures) into `root` when its annotations are missing.
+
+    `sed` / `avel`: clips of the seen classes (training / validation / testing); `zeroshot_sed` /
+    `zeroshot_avel`: test clips of the held-out classes. `realsounds` / `realpictures`: the source folders
+    (relative paths are resolved against the YAML file's folder)."""
+
+    root: str
+    realsounds: str
+    realpictures: str
+    seed: int = 0
+    sed: int = 800
+    avel: int = 300
+    zeroshot_sed: int = 100
+    zeroshot_avel: int = 60
     workers: int = 2
 
 
@@ -89,6 +115,8 @@ class TrainConfig:
     train: OptimConfig = field(default_factory=OptimConfig)
     stop_and_go: StopAndGoConfig = field(default_factory=StopAndGoConfig)
     synth: SynthDataConfig | None = None
+    sounds: SoundsDataConfig | None = None
+    provenance: Provenance = field(default_factory=Provenance)
     output: str = "runs/uniav"
     source: str | None = None  # the YAML file this came from
 
@@ -126,6 +154,17 @@ def _build(cls, data: Any, where: str):
         raise TrainConfigError(f"{where}: {exc}") from exc
 
 
+def _provenance(raw: Any) -> Provenance:
+    if raw is None:
+        return Provenance()
+    if not isinstance(raw, dict):
+        raise TrainConfigError(f"provenance: expected a mapping, got {type(raw).__name__}")
+    try:
+        return Provenance.from_dict(raw)
+    except (TypeError, ValueError) as exc:
+        raise TrainConfigError(f"provenance: {exc}") from exc
+
+
 def _resolve(path: str | None, base: Path) -> str | None:
     if path is None:
         return None
@@ -146,7 +185,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
 
 
 def parse_train_config(raw: dict[str, Any], base: Path = Path("."), source: str | None = None) -> TrainConfig:
-    known = {"model", "tasks", "train", "stop_and_go", "synth", "output"}
+    known = {"model", "tasks", "train", "stop_and_go", "synth", "sounds", "provenance", "output"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise TrainConfigError(f"unknown top-level section(s) {unknown}; known: {sorted(known)}")
@@ -173,12 +212,23 @@ def parse_train_config(raw: dict[str, Any], base: Path = Path("."), source: str 
     if raw.get("synth") is not None:
         synth = _build(SynthDataConfig, raw["synth"], "synth")
         synth = dataclasses.replace(synth, root=_resolve(synth.root, base))
+    sounds = None
+    if raw.get("sounds") is not None:
+        sounds = _build(SoundsDataConfig, raw["sounds"], "sounds")
+        sounds = dataclasses.replace(
+            sounds,
+            root=_resolve(sounds.root, base),
+            realsounds=_resolve(sounds.realsounds, base),
+            realpictures=_resolve(sounds.realpictures, base),
+        )
     return TrainConfig(
         model=model,
         tasks=tasks,
         train=train,
         stop_and_go=_build(StopAndGoConfig, raw.get("stop_and_go"), "stop_and_go"),
         synth=synth,
+        sounds=sounds,
+        provenance=_provenance(raw.get("provenance")),
         output=_resolve(raw.get("output", "runs/uniav"), base),
         source=source,
     )

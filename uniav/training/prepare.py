@@ -1,5 +1,5 @@
-"""Make a training configuration's data exist: generate UniAV-Synth when its annotations are
-missing, then extract the features that are missing (with the configuration's encoder)."""
+"""Make a training configuration's data exist: generate UniAV-Synth and UniAV-Sounds when their
+annotations are missing, then extract the features that are missing (with the configuration's encoders)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,13 @@ def prepare_data(cfg: TrainConfig, progress: bool = True) -> None:
     from uniav.training.trainer import build_model_config
 
     dist = init_distributed("cpu")
-    if cfg.synth is not None and any(not Path(t.annotations).is_file() for t in cfg.tasks.values()):
+    missing = any(not Path(t.annotations).is_file() for t in cfg.tasks.values())
+    if missing and (cfg.synth is not None or cfg.sounds is not None):
         if dist.is_main:
-            generate_synth(cfg, progress)
+            if cfg.synth is not None:
+                generate_synth(cfg, progress)
+            if cfg.sounds is not None:
+                generate_sounds(cfg, progress)
         barrier(dist)
     encoder = build_encoder(EncoderSpec.from_dict(cfg.model.encoder), cache=FeatureCache())
     vocab = {name: task_vocabulary(data) for name, data in cfg.tasks.items()}
@@ -29,24 +33,51 @@ def prepare_data(cfg: TrainConfig, progress: bool = True) -> None:
         ensure_features(mcfg.task(name), data, encoder, dist, progress)
 
 
-def generate_synth(cfg: TrainConfig, progress: bool = True) -> None:
+def _frame_bar(title: str, progress: bool):
     from tqdm import tqdm
 
-    from uniav.synth.config import SynthConfig
-    from uniav.synth.dataset import generate
-
-    assert cfg.synth is not None
-    out = Path(cfg.synth.root)
-    bar = tqdm(total=1, desc=f"generating UniAV-Synth in {out}", unit="frame", disable=not progress)
+    bar = tqdm(total=1, desc=title, unit="frame", disable=not progress)
 
     def report(done: int, total: int) -> None:
         bar.total = total
         bar.n = done
         bar.refresh()
 
+    return bar, report
+
+
+def generate_synth(cfg: TrainConfig, progress: bool = True) -> None:
+    from uniav.synth.config import SynthConfig
+    from uniav.synth.dataset import generate
+    from uniav.synth.vocab import Kind
+
+    assert cfg.synth is not None
+    out = Path(cfg.synth.root)
+    synth = SynthConfig(seed=cfg.synth.seed, videos=cfg.synth.videos, kinds=tuple(Kind(k) for k in cfg.synth.kinds))
+    bar, report = _frame_bar(f"generating UniAV-Synth in {out}", progress)
     try:
-        generate(
-            SynthConfig(seed=cfg.synth.seed, videos=cfg.synth.videos), out, workers=cfg.synth.workers, progress=report
-        )
+        generate(synth, out, workers=cfg.synth.workers, progress=report)
+    finally:
+        bar.close()
+
+
+def generate_sounds(cfg: TrainConfig, progress: bool = True) -> None:
+    from uniav.sounds import SoundsConfig, generate
+
+    s = cfg.sounds
+    assert s is not None
+    sounds = SoundsConfig(
+        root=Path(s.root),
+        seed=s.seed,
+        sed=s.sed,
+        avel=s.avel,
+        zeroshot_sed=s.zeroshot_sed,
+        zeroshot_avel=s.zeroshot_avel,
+        realsounds=Path(s.realsounds),
+        realpictures=Path(s.realpictures),
+    )
+    bar, report = _frame_bar(f"generating UniAV-Sounds in {s.root}", progress)
+    try:
+        generate(sounds, workers=s.workers, progress=report)
     finally:
         bar.close()

@@ -63,6 +63,7 @@ def build_model_config(
         raise TrainConfigError(f"model.overrides: unknown field(s) {unknown}")
     d.update(cfg.model.overrides)
     d.update(
+        provenance=cfg.provenance.to_dict(),
         tasks=[t.to_dict() for t in tasks],
         encoder=EncoderSpec.from_dict(cfg.model.encoder).to_dict(),
         visual_dim=dims[0],
