@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 from uniav.synth.config import SynthConfig
 from uniav.synth.plan import VideoPlan
@@ -32,6 +33,15 @@ GENERATOR_VERSION = "uniav-synth-1"
 ANNOTATIONS = "annotations.json"
 CLASSES = "classes.txt"
 VIDEOS = "videos"
+
+
+class Annotated(Protocol):
+    """What an annotation file is written from: a video id and its per-video record (a
+    `VideoPlan`, or a `uniav.sounds` clip plan)."""
+
+    video_id: str
+
+    def annotation_record(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -56,12 +66,12 @@ class KindOutput:
         return self.folder / ANNOTATIONS
 
 
-def annotation_database(plans: list[VideoPlan] | tuple[VideoPlan, ...]) -> dict:
+def annotation_database(plans: Sequence[Annotated]) -> dict:
     """The authors' layout: {"database": {video_id: record}} in video-id order."""
     return {"database": {p.video_id: p.annotation_record() for p in sorted(plans, key=lambda p: p.video_id)}}
 
 
-def write_annotations(folder: Path, classes: tuple[str, ...], plans: list[VideoPlan] | tuple[VideoPlan, ...]) -> None:
+def write_annotations(folder: Path, classes: tuple[str, ...], plans: Sequence[Annotated]) -> None:
     """Write `annotations.json` and `classes.txt` of one sub-dataset into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / ANNOTATIONS).write_text(json.dumps(annotation_database(plans)) + "\n", encoding="utf-8")

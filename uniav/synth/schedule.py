@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from uniav.synth.canvas import Box
-from uniav.synth.config import SUBSETS, KindSpec, MediaSpec, SynthConfig
+from uniav.synth.config import SUBSETS, MediaSpec, SynthConfig
 from uniav.synth.plan import Ambience, Backdrop, PlannedEvent, Scene, SoundEvent, VideoPlan, VisualEvent
 from uniav.synth.recordings import Recording, loud_span
 from uniav.synth.sounds import tail_seconds
@@ -137,9 +137,11 @@ class Board:
         return int(np.max(counts)) < max_polyphony
 
 
-def _scene(rng: np.random.Generator, spec: KindSpec) -> Scene:
+def random_scene(rng: np.random.Generator, drift_px_s: float, jitter_px: float) -> Scene:
+    """A random backdrop drifting at up to `drift_px_s` px/s, with camera shake of about `jitter_px`
+    (also used by `uniav.sounds`)."""
     angle = rng.uniform(0, 2 * np.pi)
-    speed = rng.uniform(0.2, 1.0) * spec.drift_px_s
+    speed = rng.uniform(0.2, 1.0) * drift_px_s
     hue_a = float(rng.uniform(0, 1))
     return Scene(
         style=list(Backdrop)[int(rng.integers(len(Backdrop)))],
@@ -153,7 +155,7 @@ def _scene(rng: np.random.Generator, spec: KindSpec) -> Scene:
         scale=float(rng.uniform(15.0, 60.0)),
         stretch=float(rng.uniform(0.6, 1.6)),
         drift=(float(speed * np.cos(angle)), float(speed * np.sin(angle))),
-        jitter_px=float(spec.jitter_px * rng.uniform(0.5, 1.0)),
+        jitter_px=float(jitter_px * rng.uniform(0.5, 1.0)),
         jitter_seed=int(rng.integers(2**31)),
     )
 
@@ -250,7 +252,7 @@ class Planner:
         lo, hi = self.spec.duration
         num_frames = max(int(round(rng.uniform(lo, hi) * fps)), fps)
         duration = num_frames / fps
-        scene = _scene(rng, self.spec)
+        scene = random_scene(rng, self.spec.drift_px_s, self.spec.jitter_px)
         ambience = _ambience(rng, self.kind, duration)
         board = Board([[] for _ in self.slots], [])
         events: list[PlannedEvent] = []
