@@ -9,12 +9,25 @@ from torch import nn
 
 from uniav.config import ModelConfig
 from uniav.model.block import ExpertBlock
-from uniav.model.layers import ChannelLayerNorm, MaskedConv1d, interpolate_table, sinusoid_table
+from uniav.model.layers import (
+    CHANNELS_LAST_CONV_MIN_STEPS,
+    ChannelLayerNorm,
+    MaskedConv1d,
+    SequenceMask,
+    WeightPacks,
+    interpolate_table,
+    sinusoid_table,
+    to_channels_last,
+)
 
 
 @dataclass
 class PyramidFeatures:
-    """Backbone output: per level the head input [V_l; A_l] (B, 2D, T_l) and its mask (B, 1, T_l)."""
+    """Backbone output: per level the head input [V_l; A_l] (B, 2D, T_l) and its mask (B, 1, T_l).
+
+    Large levels are channels-last in memory (transposed views of contiguous (B, T_l, 2D) tensors), small
+    ones contiguous: see :func:`head_input`.
+    """
 
     feats: list[torch.Tensor]
     masks: list[torch.Tensor]
@@ -23,11 +36,20 @@ class PyramidFeatures:
         return PyramidFeatures([f.detach() for f in self.feats], [m.detach() for m in self.masks])
 
 
+def head_input(v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """[V_l; A_l] (B, 2D, T_l) from time-major (B, T_l, D) features, in the layout the heads' masked convs run
+    fastest on: channels-last from ``CHANNELS_LAST_CONV_MIN_STEPS`` steps on, else contiguous."""
+    if v.shape[0] * v.shape[1] >= CHANNELS_LAST_CONV_MIN_STEPS:
+        return torch.cat((v, a), dim=2).transpose(1, 2)
+    return torch.cat((v.transpose(1, 2), a.transpose(1, 2)), dim=1)
+
+
 class AudioVisualBackbone(nn.Module):
     """Per modality: ``arch[0]`` masked convs (+LN, ReLU), position embedding, ``arch[1]-1``
     uni-modal blocks; then a full-resolution cross-modal pair and ``arch[2]`` down-sampling pairs.
 
     Parameter names follow the official checkpoint (``embd_V``, ``self_att_A``, ``ori_cross_att_Va``...).
+    The embedding convs run channels-first (the input's layout); the blocks run time-major.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -68,12 +90,14 @@ class AudioVisualBackbone(nn.Module):
         self.self_att_A = nn.ModuleList(block(1, cfg.experts_in_unimodal) for _ in range(n_stem - 1))
         self.ori_cross_att_Va = block(1, cfg.experts_in_pyramid)
         self.ori_cross_att_Av = block(1, cfg.experts_in_pyramid)
-        s = cfg.scale_factor
+        self.scale_factor = s = cfg.scale_factor
         self.cross_att_Va = nn.ModuleList(block(s, cfg.experts_in_pyramid) for _ in range(n_pyramid))
         self.cross_att_Av = nn.ModuleList(block(s, cfg.experts_in_pyramid) for _ in range(n_pyramid))
         for m in self.modules():
             if isinstance(m, nn.Linear | nn.Conv1d) and m.bias is not None:
                 nn.init.zeros_(m.bias)
+        # the blocks' 1x1-conv weights laid out once for inference (not state: empty in copies and pickles)
+        self.weight_packs = WeightPacks()
 
     def position_embedding(self, length: int, task: str) -> torch.Tensor:
         """The (1, D, length) table added to the embeddings (official train/test behaviour)."""
@@ -86,29 +110,40 @@ class AudioVisualBackbone(nn.Module):
             return interpolate_table(pe, length)
         return pe[:, :, :length]
 
+    def embed(self, x: torch.Tensor, mask: torch.Tensor, convs: nn.ModuleList, norms: nn.ModuleList) -> torch.Tensor:
+        """The embedding convs of one modality: channels-first (B, C_in, T) in, time-major (B, T, D) out."""
+        for i, (conv, norm) in enumerate(zip(convs, norms, strict=True)):
+            x, _ = conv(x, mask)
+            if i == len(convs) - 1:
+                x = to_channels_last(x)  # the last norm runs fused, and the blocks take it as it is
+            x = self.relu(norm(x))
+        return x.transpose(1, 2)
+
+    def level_masks(self, mask: torch.Tensor, dtype: torch.dtype) -> list[SequenceMask]:
+        """The masks of the input level and of each down-sampled level, computed once."""
+        masks = [SequenceMask.of(mask, dtype)]
+        for _ in self.cross_att_Va:
+            masks.append(masks[-1].downsample(self.scale_factor))
+        return masks
+
     def forward(self, x_v: torch.Tensor, x_a: torch.Tensor, mask: torch.Tensor, task: str) -> PyramidFeatures:
-        mask_v = mask_a = mask
-        for conv_v, norm_v, conv_a, norm_a in zip(
-            self.embd_V, self.embd_norm_V, self.embd_A, self.embd_norm_A, strict=True
-        ):
-            x_v, mask_v = conv_v(x_v, mask_v)
-            x_v = self.relu(norm_v(x_v))
-            x_a, mask_a = conv_a(x_a, mask_a)
-            x_a = self.relu(norm_a(x_a))
+        x_v = self.embed(x_v, mask, self.embd_V, self.embd_norm_V)
+        x_a = self.embed(x_a, mask, self.embd_A, self.embd_norm_A)
+        masks = self.level_masks(mask, x_v.dtype)
+        packs = self.weight_packs
         if self.use_abs_pe:
-            pe = self.position_embedding(x_v.shape[-1], task)
-            x_v = x_v + pe * mask_v.to(x_v.dtype)
-            x_a = x_a + pe * mask_a.to(x_a.dtype)
+            pe = self.position_embedding(x_v.shape[1], task).transpose(1, 2).to(x_v.dtype)
+            x_v = torch.addcmul(x_v, pe, masks[0].weight)
+            x_a = torch.addcmul(x_a, pe, masks[0].weight)
         for blk_v, blk_a in zip(self.self_att_V, self.self_att_A, strict=True):
-            x_v, mask_v = blk_v(x_v, x_v, mask_v, task)
-            x_a, mask_a = blk_a(x_a, x_a, mask_a, task)
-        v, m = self.ori_cross_att_Va(x_v, x_a, mask_v, task)
-        a, _ = self.ori_cross_att_Av(x_a, x_v, mask_a, task)
-        feats_v, feats_a, masks = [v], [a], [m]
-        for blk_va, blk_av in zip(self.cross_att_Va, self.cross_att_Av, strict=True):
-            v_next, m_next = blk_va(feats_v[-1], feats_a[-1], masks[-1], task)
-            a_next, _ = blk_av(feats_a[-1], feats_v[-1], masks[-1], task)
-            feats_v.append(v_next)
-            feats_a.append(a_next)
-            masks.append(m_next)
-        return PyramidFeatures([torch.cat((fv, fa), dim=1) for fv, fa in zip(feats_v, feats_a, strict=True)], masks)
+            x_v = blk_v(x_v, x_v, masks[0], task, packs)
+            x_a = blk_a(x_a, x_a, masks[0], task, packs)
+        feats_v = [self.ori_cross_att_Va(x_v, x_a, masks[0], task, packs)]
+        feats_a = [self.ori_cross_att_Av(x_a, x_v, masks[0], task, packs)]
+        for blk_va, blk_av, level_mask in zip(self.cross_att_Va, self.cross_att_Av, masks[1:], strict=True):
+            v, a = feats_v[-1], feats_a[-1]
+            feats_v.append(blk_va(v, a, level_mask, task, packs))
+            feats_a.append(blk_av(a, v, level_mask, task, packs))
+        return PyramidFeatures(
+            [head_input(v, a) for v, a in zip(feats_v, feats_a, strict=True)], [m.valid for m in masks]
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
 
 
 def make_points(
@@ -53,14 +53,10 @@ def assign_targets(
         reg_shape = (b, p, num_classes, 2) if class_aware else (b, p, 2)
         return points.new_zeros((b, p, num_classes)), points.new_zeros(reg_shape)
 
-    segs = points.new_zeros((b, n_max, 2))
-    labs = torch.zeros((b, n_max), dtype=torch.long, device=points.device)
-    valid = torch.zeros((b, n_max), dtype=torch.bool, device=points.device)
-    for i, (s, lab) in enumerate(zip(segments, labels, strict=True)):
-        k = int(s.shape[0])
-        segs[i, :k] = s.to(dtype)
-        labs[i, :k] = lab.long()
-        valid[i, :k] = True
+    counts = torch.tensor([int(s.shape[0]) for s in segments], device=points.device)
+    segs = pad_sequence([s.to(dtype).reshape(-1, 2) for s in segments], batch_first=True)
+    labs = pad_sequence([lab.long().reshape(-1) for lab in labels], batch_first=True)
+    valid = torch.arange(n_max, device=points.device)[None, :] < counts[:, None]
 
     t = points[None, :, 0, None]  # (1, P, 1)
     left = t - segs[:, None, :, 0]  # (B, P, N)
@@ -75,23 +71,25 @@ def assign_targets(
     stride = points[None, :, 3]
 
     if class_aware:
-        # every candidate pair (video, point, gt); per (video, point, label) the last gt wins
+        # every candidate pair (video, point, gt); per (video, point, label) slot the last gt wins:
+        # a stable sort by slot keeps the gts of a slot in order, so the last of each run is taken
         bi, pi, ni = torch.nonzero(candidate, as_tuple=True)
         slot = (bi * p + pi) * num_classes + labs[bi, ni]
-        last = torch.full((b * p * num_classes,), -1, dtype=torch.long, device=points.device)
-        last.scatter_reduce_(0, slot, ni, reduce="amax")
-        hit = last >= 0
-        cls_targets = hit.to(dtype).view(b, p, num_classes)
+        slot, order = torch.sort(slot, stable=True)
+        last_of_run = torch.ones_like(slot, dtype=torch.bool)
+        last_of_run[:-1] = slot[1:] != slot[:-1]
+        slot, order = slot[last_of_run], order[last_of_run]
+        vb, vp, vn = bi[order], pi[order], ni[order]
+        cls_targets = points.new_zeros((b * p * num_classes,))
+        cls_targets[slot] = 1.0
         reg_targets = points.new_zeros((b * p * num_classes, 2))
-        where = torch.nonzero(hit, as_tuple=True)[0]
-        pair = where // num_classes  # flat (video, point)
-        vb, vp = pair // p, pair % p
-        reg_targets[where] = reg[vb, vp, last[where]] / points[vp, 3, None]
-        return cls_targets, reg_targets.view(b, p, num_classes, 2)
+        reg_targets[slot] = reg[vb, vp, vn] / points[vp, 3, None]
+        return cls_targets.view(b, p, num_classes), reg_targets.view(b, p, num_classes, 2)
 
     min_len, min_idx = lens.min(dim=2)  # (B, P)
-    keep = (lens <= min_len[..., None] + 1e-3) & (lens < float("inf"))
-    one_hot = F.one_hot(labs, num_classes).to(dtype) * valid[..., None].to(dtype)  # (B, N, C)
-    cls_targets = (keep.to(dtype) @ one_hot).clamp_(0.0, 1.0)
+    keep = (lens <= min_len[..., None] + 1e-3) & (lens < float("inf"))  # never true at padding (inf)
+    # the union of the kept labels: a scatter of the (few) kept pairs instead of keep @ one_hot
+    cls_targets = points.new_zeros((b, p, num_classes))
+    cls_targets.scatter_reduce_(2, labs[:, None, :].expand(b, p, n_max), keep.to(dtype), reduce="amax")
     reg_targets = torch.gather(reg, 2, min_idx[..., None, None].expand(b, p, 1, 2)).squeeze(2)
     return cls_targets, reg_targets / stride[..., None]
