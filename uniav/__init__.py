@@ -9,7 +9,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from uniav.runtime import prefer_passive_openmp
+
 __version__ = "0.1.0"
+
+# every entry point (the CLI, app.py, the tests, `import uniav...` in a notebook) comes through here before
+# PyTorch is imported: the one place to set how its OpenMP threads wait (see `uniav.runtime`)
+prefer_passive_openmp()
 
 _EXPORTS = {
     "ModelConfig": "uniav.config",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -30,15 +29,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-# OpenMP threads that wait by spinning starve each other, and everything else, on a busy machine (a network
-# run of the bundled model took 14 s instead of 0.13 s on 2 shared cores); sleeping waits cost next to nothing.
-# Set before PyTorch is imported (it reads it once); a value in the environment wins.
-OPENMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    for name, value in OPENMP_DEFAULTS.items():
-        os.environ.setdefault(name, value)
     argv = list(sys.argv[1:] if argv is None else argv)
     named = argv[0] if argv and argv[0] in {m.NAME for m in COMMANDS} else None
     args = build_parser(named).parse_args(argv)
