@@ -32,9 +32,6 @@ class PyramidFeatures:
     feats: list[torch.Tensor]
     masks: list[torch.Tensor]
 
-    def detach(self) -> PyramidFeatures:
-        return PyramidFeatures([f.detach() for f in self.feats], [m.detach() for m in self.masks])
-
 
 def head_input(v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """[V_l; A_l] (B, 2D, T_l) from time-major (B, T_l, D) features, in the layout the heads' masked convs run
