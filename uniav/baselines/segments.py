@@ -1,6 +1,7 @@
 """Per-snippet label probabilities -> scored segments, the way a training-free detector can decode them.
 
-For every label and every threshold of a ladder (0.1, 0.2, ..., 0.9 of the probabilities), each maximal run of
+For every label and every threshold of a ladder (0.01 to 0.9: pretrained classifiers give many sounds low
+probabilities, so the ladder starts low), each maximal run of
 consecutive snippets at or above the threshold is a candidate segment, scored by the mean probability over
 the run; a snippet covers half a step either side of its centre. The candidates then go through the same
 per-class Soft-NMS and ``max_seg_num`` cap as the model's (`batched_nms` with the task's sigma), and grid units
@@ -18,7 +19,7 @@ from uniav.config import DecodeConfig
 from uniav.ops.decode import GridTiming
 from uniav.ops.nms import batched_nms
 
-THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+THRESHOLDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 
 
 def run_candidates(

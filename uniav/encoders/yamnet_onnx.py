@@ -43,8 +43,6 @@ from __future__ import annotations
 import base64
 import copy
 import csv
-import hashlib
-import importlib.util
 import io
 import zipfile
 from dataclasses import dataclass
@@ -55,6 +53,7 @@ import numpy as np
 
 from uniav.encoders.base import EncoderError
 from uniav.encoders.logmel import N_MELS, PATCH_FRAMES
+from uniav.encoders.wheel_files import package_file, verified
 
 if TYPE_CHECKING:  # onnx and onnxruntime are imported when the graph is first needed
     import onnx
@@ -98,27 +97,11 @@ class WeightFiles:
 
 def locate_weights(weights: YamnetWeights) -> WeightFiles:
     """The two files of `weights` inside the installed package, the archive's checksum verified."""
-    try:
-        spec = importlib.util.find_spec(weights.package)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise EncoderError(
-            f"the yamnet audio encoder needs the YAMNet weights of the {weights.package!r} package, which is not "
-            f"installed: {weights.pip_hint}"
-        )
-    root = Path(next(iter(spec.submodule_search_locations)))
-    files = WeightFiles(root / weights.model, root / weights.class_map)
-    for path in (files.model, files.class_map):
-        if not path.is_file():
-            raise EncoderError(f"{path} is missing from the installed {weights.package!r} package: {weights.pip_hint}")
-    digest = hashlib.sha256(files.model.read_bytes()).hexdigest()
-    if digest != weights.model_sha256:
-        raise EncoderError(
-            f"{files.model} is not the YAMNet export of {weights.package} {weights.version} (sha256 {digest}, "
-            f"expected {weights.model_sha256}): {weights.pip_hint}"
-        )
-    return files
+    purpose = "the yamnet audio encoder needs the YAMNet weights"
+    model = package_file(weights.package, weights.model, weights.pip_hint, purpose)
+    class_map = package_file(weights.package, weights.class_map, weights.pip_hint, purpose)
+    what = f"the YAMNet export of {weights.package} {weights.version}"
+    return WeightFiles(verified(model, weights.model_sha256, what, weights.pip_hint), class_map)
 
 
 def read_class_names(path: Path) -> tuple[str, ...]:
