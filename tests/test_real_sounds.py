@@ -34,11 +34,13 @@ def sounds_config(shared_dir, tmp_path_factory) -> SoundsConfig:
     model = UniAV.from_pretrained(bundled_model_dir())
     raw = yaml.safe_load(TRAIN_CONFIG.read_text())
     assert "SED" in model.config.task_names and raw["sounds"], "the bundled model is the uniav-sounds recipe"
+    held_out = raw["sounds"].get("held_out")
     return SoundsConfig(
         root=tmp_path_factory.mktemp("sounds"),
         seed=int(raw["sounds"]["seed"]),
         realsounds=shared_dir / "realsounds",
         realpictures=shared_dir / "realpictures",
+        **({} if held_out is None else {"held_out": tuple(held_out)}),
     )
 
 

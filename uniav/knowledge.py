@@ -8,10 +8,19 @@ say the same thing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from uniav.config import AudioKind, ModelConfig, TextKind, VisualKind
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~])")
+
+
+def _md(text: str) -> str:
+    """`text` with Markdown specials escaped (labels and data descriptions are shown literally)."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
 
 # what each encoder can carry into the model, whatever the model was trained on
 VISUAL_KNOWLEDGE = {
@@ -107,8 +116,8 @@ class ModelKnowledge:
         rows = []
         for t in self.tasks:
             icon = {True: "✅", False: "⚠️"}.get(t.real, "❔")
-            shown = ", ".join(t.labels[:max_labels]) + (" …" if len(t.labels) > max_labels else "")
-            rows.append(f"- {icon} **{t.task}** {t.trained_on}.  \n  {len(t.labels)} classes: {shown}")
+            shown = ", ".join(map(_md, t.labels[:max_labels])) + (" …" if len(t.labels) > max_labels else "")
+            rows.append(f"- {icon} **{t.task}** {_md(t.trained_on)}.  \n  {len(t.labels)} classes: {shown}")
         rows += [f"- {slot} encoder: {what}" for slot, what in self.encoders.items()]
         if self.note:
             rows.append(f"- {self.note}")

@@ -73,6 +73,7 @@ class SoundsDataConfig:
     zeroshot_sed: int = 100
     zeroshot_avel: int = 60
     workers: int = 2
+    held_out: tuple[str, ...] | None = None  # class folders kept out of training (None: UniAV-Sounds' 8)
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,20 @@ def prepare_data(cfg: TrainConfig, progress: bool = True) -> None:
     from uniav.training.trainer import build_model_config
 
     dist = init_distributed("cpu")
-    missing = any(not Path(t.annotations).is_file() for t in cfg.tasks.values())
-    if missing and (cfg.synth is not None or cfg.sounds is not None):
+
+    def missing(root: str | None) -> bool:
+        """A task whose annotations lie under `root` and do not exist yet."""
+        return root is not None and any(
+            not Path(t.annotations).is_file() and Path(t.annotations).is_relative_to(root) for t in cfg.tasks.values()
+        )
+
+    todo_synth = missing(cfg.synth.root if cfg.synth else None)
+    todo_sounds = missing(cfg.sounds.root if cfg.sounds else None)
+    if todo_synth or todo_sounds:
         if dist.is_main:
-            if cfg.synth is not None:
+            if todo_synth:
                 generate_synth(cfg, progress)
-            if cfg.sounds is not None:
+            if todo_sounds:
                 generate_sounds(cfg, progress)
         barrier(dist)
     encoder = build_encoder(EncoderSpec.from_dict(cfg.model.encoder), cache=FeatureCache())
@@ -75,6 +83,7 @@ def generate_sounds(cfg: TrainConfig, progress: bool = True) -> None:
         zeroshot_avel=s.zeroshot_avel,
         realsounds=Path(s.realsounds),
         realpictures=Path(s.realpictures),
+        **({} if s.held_out is None else {"held_out": tuple(s.held_out)}),
     )
     bar, report = _frame_bar(f"generating UniAV-Sounds in {s.root}", progress)
     try:
