@@ -16,7 +16,7 @@ followed by the parts: detection of the three tasks with nothing reused, the fig
 Gradio's JSON encoding of the figure (part of the server's response); and at the end the full round trip
 of the app's /update endpoint through gradio_client on localhost (queue + HTTP + (de)serialisation).
 
-Model: --model, default the bundled checkpoints/uniav-synth when present, else a stand-in of the same
+Model: --model, default the bundled model (checkpoints/uniav-sounds) when present, else a stand-in of the same
 kind and at least its size (the `signal` encoder, D=128, the paper's three tasks, 8.3 M parameters).
 Clips: chaplin.mp4 (9.6 s), big_buck_bunny_30s.webm (30 s) and a generated --long-minutes clip (windows!).
 

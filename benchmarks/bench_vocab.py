@@ -1,7 +1,7 @@
 """Latency of a vocabulary change from cache: three tasks of 100 new labels each on an analysed
 clip (`Detector.detect` only: prompt embeddings, cosine, decoding, Soft-NMS, window merge).
 
-    python -m benchmarks.bench_vocab [--model checkpoints/uniav-synth] [--clip FILE] [--minutes 0]
+    python -m benchmarks.bench_vocab [--model DIR_OR_HUB_ID (default: the bundled model)] [--clip FILE] [--minutes 0]
 """
 
 from __future__ import annotations

@@ -83,8 +83,8 @@ def model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def examples_dir(tmp_path_factory) -> Path:
     """The project's example clips when there are some, else a generated one."""
-    if list_examples(REPO_ROOT / "assets"):
-        return REPO_ROOT / "assets"
+    if list_examples(REPO_ROOT / "assets" / "examples"):
+        return REPO_ROOT / "assets" / "examples"
     folder = tmp_path_factory.mktemp("examples")
     write_test_clip(folder / "generated_example.mp4", seconds=4.0)
     return folder
@@ -207,7 +207,7 @@ def test_settings_come_from_the_environment():
         7860,
         3600,
     )
-    assert d.examples_dir.resolve() == (REPO_ROOT / "assets").resolve()
+    assert d.examples_dir.resolve() == (REPO_ROOT / "assets" / "examples").resolve()
     with pytest.raises(SettingsError, match="UNIAV_CONCURRENCY must be an integer, got 'two'"):
         StudioSettings.from_env({"UNIAV_CONCURRENCY": "two"})
     with pytest.raises(SettingsError, match="UNIAV_MAX_UPLOAD_MB must be at least"):
@@ -242,8 +242,8 @@ def test_examples_are_the_mp4_and_wav_files_named_by_their_description(tmp_path,
         assert [e.label for e in load_examples(tmp_path)] == ["a", "b dog bark", "d"]
     assert "examples.json must map clip paths to descriptions" in caplog.text
     # the project's examples: all described (the file is data: whoever makes the examples writes it)
-    project = load_examples(REPO_ROOT / "assets")
-    listed = json.loads((REPO_ROOT / "assets" / "examples.json").read_text())
+    project = load_examples(REPO_ROOT / "assets" / "examples")
+    listed = json.loads((REPO_ROOT / "assets" / "examples" / "examples.json").read_text())
     assert project and {e.label for e in project} <= set(listed.values())
 
 

@@ -35,9 +35,9 @@ from uniav.data import (
     train_crop,
     write_npz_features,
 )
+from uniav.data.config import TaskDataConfig
 from uniav.media.grid import SnippetGrid
 from uniav.ops.decode import GridTiming
-from uniav.data.config import TaskDataConfig
 
 TAL, SED = tiny_config().tasks  # TAL: stride 8, max_seq_len 64, trunc 0.5; SED: stride 4, max_seq_len 32
 TAL = dataclasses.replace(TAL, resize_to_max_len=True)

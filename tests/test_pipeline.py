@@ -16,8 +16,8 @@ from uniav.media import MediaError
 from uniav.model.uniav import UniAV
 from uniav.pipeline.detector import Detector
 from uniav.pipeline.prompts import nearest_labels
-from uniav.vocabularies import Vocabulary
 from uniav.pipeline.results import DetectionResult
+from uniav.vocabularies import Vocabulary
 
 
 @pytest.fixture(scope="module")

@@ -448,8 +448,8 @@ def test_sed_plans_are_desed_like(many):
     for plan in isolated:
         [item] = plan.events
         length = len(bank.samples(item.takes[0].file)) / SR
-        assert plan.duration >= 1.0
-        assert plan.duration <= max(length + 2 * spec.isolated_pad[1], 1.0) + 1 / FPS
+        assert plan.duration >= spec.isolated_min_duration
+        assert plan.duration <= max(length + 2 * spec.isolated_pad[1], spec.isolated_min_duration) + 1 / FPS
         assert item.segments[0][0] >= item.takes[0].at / SR
     assert any(p.bed is None for p in isolated) or len(isolated) < 3
     roles = {i.role for p in plans for i in p.items}

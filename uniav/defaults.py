@@ -16,7 +16,7 @@ from pathlib import Path
 DEFAULT_THRESHOLD = 0.1
 DEFAULT_TOP_K = 20
 
-BUNDLED_MODEL_NAME = "uniav-synth"
+BUNDLED_MODEL_NAME = "uniav-sounds"
 MODEL_ENV = "UNIAV_MODEL"
 
 

@@ -88,7 +88,7 @@ def trained_model_card(
     """The card of a trained model: what it is, its data and encoder, how to reproduce it, and test mAP
     (`reports`: name -> EvaluationReport, e.g. the multi-task model and single-task baselines)."""
     return (
-        front_matter(("uniav-synth",))
+        front_matter()
         + f"# {title}\n\n{summary}\n\n"
         + "## Architecture\n\n"
         + f"- parameters: {num_parameters:,}; width D={config.embd_dim}, heads={config.n_head}, "

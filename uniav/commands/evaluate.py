@@ -1,8 +1,8 @@
 """`uniav evaluate`: ActivityNet-protocol mAP of a model per task, printed and written as a JSON report.
 
-    uniav evaluate runs/uniav/best --config configs/synth.yaml --split test -o report.json
-    uniav evaluate checkpoints/uniav-synth --data SED=data/synth/sed/annotations.json \\
-        --features SED=features/sed --subset test
+    uniav evaluate runs/uniav-sounds/best --config configs/uniav-sounds.yaml --split test -o report.json
+    uniav evaluate checkpoints/uniav-sounds --data SED=data/uniav-sounds-all/sed/annotations.json \\
+        --features SED=data/uniav-sounds-all-features/sed --subset testing
 """
 
 from __future__ import annotations

@@ -262,8 +262,11 @@ class MiniLMText(TextPart):
     def _load(self) -> _Loaded:
         import tokenizers
         from transformers import BertModel
+        from transformers.utils import logging as hf_logging
 
         folder = self.weights.folder()
+        bar_was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a local folder of 103 tensors: no "Loading weights" bar on stderr
         try:
             model, info = BertModel.from_pretrained(folder, local_files_only=True, output_loading_info=True)
             tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -271,6 +274,9 @@ class MiniLMText(TextPart):
             raise EncoderError(
                 f"could not load all-MiniLM-L6-v2 from {folder} ({e}); delete that folder to re-extract"
             ) from e
+        finally:
+            if bar_was_on:
+                hf_logging.enable_progress_bar()
         if info["missing_keys"] or model.config.hidden_size != DIM:
             raise EncoderError(
                 f"{folder} is not all-MiniLM-L6-v2: width {model.config.hidden_size} (expected {DIM}), "

@@ -31,6 +31,7 @@ from uniav.progress import FractionFn, no_progress
 
 __all__ = ["AudioPart", "EncoderPart", "FractionFn", "PartOutput", "TextPart", "VisualPart", "report_fraction"]
 
+
 @dataclass(frozen=True)
 class PartOutput:
     """What a visual or audio part returns: per grid, (T_grid, dim) float32 `features`, and optionally

@@ -70,7 +70,7 @@ def to_detections(vocab: Vocabulary, segments: np.ndarray, scores: np.ndarray, l
 class Detector:
     """A model and its encoders, with caches so that repeated requests on a clip stay cheap.
 
-    >>> det = Detector.from_pretrained("checkpoints/uniav-synth")
+    >>> det = Detector.from_pretrained("checkpoints/uniav-sounds")
     >>> result = det.run("clip.mp4", vocabularies=[det.vocabulary("SED", ["dog bark", "car horn"])])
     """
 

@@ -5,7 +5,7 @@ JSON schema (``uniav predict --format json``)::
     {
       "file": "clip.mp4",                    # the input, as given
       "duration": 12.5,                      # seconds
-      "model": "checkpoints/uniav-synth",    # where the model came from
+      "model": "checkpoints/uniav-sounds",   # where the model came from
       "knowledge": {                         # what the model knows (`uniav.knowledge.ModelKnowledge`)
         "tasks": {"SED": {"trained_on": "...", "real_world_training": true, "classes": [...]}, ...},
         "encoders": {"visual": "effnet: ...", "audio": "yamnet: ...", "text": "minilm: ..."},

@@ -14,7 +14,7 @@ from uniav.sounds.envelope import EnvelopeSpec
 from uniav.sounds.splits import HELD_OUT_CLASSES, Shares
 from uniav.synth.config import MediaSpec
 
-GENERATOR_VERSION = "uniav-sounds-1"
+GENERATOR_VERSION = "uniav-sounds-2"
 SHARED_ENV = "UNIAV_SHARED"
 
 
@@ -57,7 +57,8 @@ class SedSpec:
     """SED clips, DESED style: 10-s soundscapes of `events` sounds on a bed, at most
     `max_polyphony` at once, each `snr_db` over the bed (RMS of its active part over the bed's RMS);
     plus a share of isolated recordings (`isolated_share`) as long as the recording plus
-    `isolated_pad` on each side, on no bed or a faint one (`isolated_snr_db` under it).
+    `isolated_pad` on each side (at least `isolated_min_duration` s: users run recordings as short as a
+    third of a second, trimmed of their silence), on no bed or a faint one (`isolated_snr_db` under it).
 
     `fit_probability`: chance that an event that fits is placed whole (otherwise it may start late
     and is cut at a quiet point before the end). `nontarget_probability`: chance of one
@@ -70,8 +71,9 @@ class SedSpec:
     max_polyphony: int = 2
     snr_db: tuple[float, float] = (0.0, 20.0)
     bed_dbfs: tuple[float, float] = (-40.0, -28.0)
-    isolated_share: float = 0.25
-    isolated_pad: tuple[float, float] = (0.1, 0.75)
+    isolated_share: float = 0.4
+    isolated_pad: tuple[float, float] = (0.0, 0.5)
+    isolated_min_duration: float = 0.25
     isolated_bed_probability: float = 0.5
     isolated_snr_db: tuple[float, float] = (25.0, 40.0)
     fit_probability: float = 0.8

@@ -152,7 +152,7 @@ class SedPlanner:
             file = pick(rng, pool.events[cls]).file
             x = ctx.bank.samples(file)
             before, after = (float(v) for v in rng.uniform(*spec.isolated_pad, size=2))
-            num_frames = int(np.ceil(max(before + len(x) / sr + after, 1.0) * fps))
+            num_frames = int(np.ceil(max(before + len(x) / sr + after, spec.isolated_min_duration) * fps))
             n = num_frames * ctx.media.samples_per_frame
             at = ctx.grid(before * sr)
             bed: Bed | None = None
