@@ -364,7 +364,7 @@ def test_what_the_page_says_the_model_knows(studio, model_dir):
         assert f"**{task.name}** knows {task.num_classes} classes: {md_escape(task.labels[0])}" in notice
     assert "Models for real videos" in notice
     panel = model_panel(model, PAGE_TASKS)
-    assert panel.startswith("✅ Model **") and all(x in panel for t in cfg.tasks for x in t.labels)
+    assert panel.startswith("✅ Model **") and all(md_escape(x) in panel for t in cfg.tasks for x in t.labels)
     assert model_dir.name in notice and no_server_path(notice, model_dir)
     assert "generated clips of moving shapes" in panel and "uniav convert-official" in panel
     assert "text encoder: signal" in panel

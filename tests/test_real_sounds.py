@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from uniav.cli import main
-from uniav.defaults import DEFAULT_THRESHOLD, bundled_model_dir
+from uniav.defaults import bundled_model_dir
 from uniav.evaluation.recognition import top_k_hits
 from uniav.model.uniav import UniAV
 from uniav.sounds import ProbeKind, SoundsConfig, evaluation_recordings, render_avel_probe
