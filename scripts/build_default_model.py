@@ -319,6 +319,23 @@ def seeing_text(figures: dict) -> str:
     return text + "\n".join(rows)
 
 
+def avel_caveat(figures: dict) -> str:
+    """A bullet when the AVEL probes show that one half alone often makes an AVEL detection."""
+    row = figures.get("avel_probes", {}).get("default")
+    if not row:
+        return ""
+    loud = {k: 1.0 - row[f"{k} quiet"] for k in ("picture only", "sound only", "mismatch")}
+    if max(loud.values()) < 0.2:
+        return ""
+    return (
+        "- AVEL does **not** reliably require both halves: at the default threshold it reports an event for "
+        f"{pct(loud['picture only'])} % of test clips that only show a source's picture, "
+        f"{pct(loud['sound only'])} % that only play its sound and {pct(loud['mismatch'])} % that play a sound "
+        "with another class's picture (probe clips below). Read an AVEL detection as *seen or heard, likely "
+        "both*, and check SED for the sound.\n"
+    )
+
+
 def pct(x: float | None) -> str:
     return "-" if x is None or x != x else f"{100 * x:.1f}"
 
@@ -382,8 +399,10 @@ def sounds_model_card(config, num_parameters: int, figures: dict) -> str:
         'its nearest training label ("a dog yapping" borrows from the nearest sound it knows), and the audio '
         "encoder (YAMNet, AudioSet) carries knowledge of many more sounds than it was trained on; the zero-shot "
         "table below measures how far that carries on 8 classes held out of training (a twin of this model). There "
-        "is no speech or music in its training data.\n\n"
-        "## Architecture\n\n" + f"- parameters: {num_parameters:,}; width D={config.embd_dim}, heads={config.n_head}, "
+        "is no speech or music in its training data.\n"
+        + avel_caveat(figures)
+        + "\n## Architecture\n\n"
+        + f"- parameters: {num_parameters:,}; width D={config.embd_dim}, heads={config.n_head}, "
         f"backbone_arch={tuple(config.backbone_arch)}, drop-path {config.droppath}\n"
         + f"- encoders {encoder_text(config.encoder)}: visual {config.visual_dim}-d, audio {config.audio_dim}-d, "
         f"text {config.text_dim}-d (the encoder weights come with pip, not with this folder)\n\n"
