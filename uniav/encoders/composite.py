@@ -39,21 +39,11 @@ from uniav.encoders.base import (
 )
 from uniav.encoders.parts import AudioPart, PartOutput, TextPart, VisualPart
 from uniav.media.grid import SnippetGrid
+from uniav.media.resample import resample
 from uniav.progress import FractionFn
 
 # share of the progress bar: decoding the audio, streaming + encoding the video, encoding the audio
 _STAGE_WEIGHTS = (1.0, 6.0, 3.0)
-
-
-def resample(waveform: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
-    """A mono float32 waveform at `target_rate` (torchaudio's band-limited resampler)."""
-    wave = np.asarray(waveform, dtype=np.float32)
-    if int(source_rate) == int(target_rate):
-        return wave
-    import torch
-    import torchaudio
-
-    return torchaudio.functional.resample(torch.from_numpy(wave), int(source_rate), int(target_rate)).numpy()
 
 
 class PartsEncoder(MediaEncoder):

@@ -24,7 +24,7 @@ from uniav.sounds.context import MAX_TRIES, PlanContext, pick
 from uniav.sounds.layout import drawn_size, frame_ranges, path_box, place_sprite
 from uniav.sounds.mixing import Placement, activity, draw_bed, fit_length, place, segments
 from uniav.sounds.plan import ClipItem, ClipPlan, Role, Sprite
-from uniav.sounds.pools import Pool, Vocabulary, unannotated_label
+from uniav.sounds.pools import ClassList, Pool, unannotated_label
 from uniav.sounds.scenery import BACKDROP_SIZE, SCENERY_SIZE, inanimate, scene_backdrop, scenery_item
 from uniav.sounds.timeline import Timeline
 from uniav.synth.vocab import Kind
@@ -36,7 +36,7 @@ BACKDROP_MIN_PX = 150  # a backdrop picture must be this large on its short side
 class AvelPlanner:
     """Draws AVEL `ClipPlan`s for one vocabulary (see the module docstring)."""
 
-    def __init__(self, ctx: PlanContext, spec: AvelSpec, vocab: Vocabulary) -> None:
+    def __init__(self, ctx: PlanContext, spec: AvelSpec, vocab: ClassList) -> None:
         if vocab.kind is not Kind.AVEL:
             raise ValueError("an AVEL planner needs an AVEL vocabulary")
         self.ctx = ctx

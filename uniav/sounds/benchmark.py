@@ -9,7 +9,7 @@ from uniav.sounds.catalog import Catalog
 from uniav.sounds.config import SoundsConfig
 from uniav.sounds.picture_map import PictureMap
 from uniav.sounds.plan import ClipPlan
-from uniav.sounds.pools import Vocabulary
+from uniav.sounds.pools import ClassList
 from uniav.sounds.splits import Splits
 
 PARTS = ("sed", "avel", "sed_zeroshot", "avel_zeroshot")
@@ -24,5 +24,5 @@ class Benchmark:
     catalog: Catalog
     picture_map: PictureMap
     splits: Splits
-    vocabularies: dict[str, Vocabulary]
+    vocabularies: dict[str, ClassList]
     plans: dict[str, tuple[ClipPlan, ...]]

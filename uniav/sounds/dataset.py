@@ -38,7 +38,7 @@ from uniav.sounds.context import KIND_CODE, PlanContext, clip_rng
 from uniav.sounds.media import PictureBank, SoundBank
 from uniav.sounds.picture_map import PictureMap, load_picture_map
 from uniav.sounds.plan import ClipPlan
-from uniav.sounds.pools import Pool, Vocabulary, make_pool, vocabularies
+from uniav.sounds.pools import ClassList, Pool, make_pool, vocabularies
 from uniav.sounds.readme import write_licenses, write_readme
 from uniav.sounds.render import iter_frames, render_audio
 from uniav.sounds.sed import SedPlanner
@@ -94,7 +94,7 @@ class Sources:
     catalog: Catalog
     picture_map: PictureMap
     splits: Splits
-    vocabularies: dict[str, Vocabulary]
+    vocabularies: dict[str, ClassList]
     context: PlanContext
 
     def pool(self, subset: str, zeroshot: bool = False) -> Pool:

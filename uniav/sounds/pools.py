@@ -17,7 +17,7 @@ from uniav.synth.vocab import Kind
 
 
 @dataclass(frozen=True)
-class Vocabulary:
+class ClassList:
     """The classes of one annotation file, in label-id order: folder names and label phrases."""
 
     kind: Kind
@@ -51,13 +51,13 @@ class Pool:
     pictures: dict[str, tuple[str, ...]]
     clutter: tuple[str, ...]
 
-    def event_classes(self, vocab: Vocabulary) -> tuple[str, ...]:
+    def event_classes(self, vocab: ClassList) -> tuple[str, ...]:
         """Classes of `vocab` that have recordings here (and, for AVEL, pictures)."""
         need_picture = vocab.kind is Kind.AVEL
         return tuple(c for c in vocab.class_names if self.events.get(c) and (not need_picture or self.pictures.get(c)))
 
 
-def vocabularies(catalog: Catalog, picture_map: PictureMap, held_out: tuple[str, ...]) -> dict[str, Vocabulary]:
+def vocabularies(catalog: Catalog, picture_map: PictureMap, held_out: tuple[str, ...]) -> dict[str, ClassList]:
     """The four vocabularies: "sed" and "avel" (seen classes), "sed_zeroshot" and "avel_zeroshot"
     (held-out classes). Classes are sorted by folder name."""
     labels = catalog.labels()
@@ -66,8 +66,8 @@ def vocabularies(catalog: Catalog, picture_map: PictureMap, held_out: tuple[str,
     unseen = tuple(sorted(held_out))
     avel = set(picture_map.avel_classes)
 
-    def vocab(kind: Kind, names: tuple[str, ...]) -> Vocabulary:
-        return Vocabulary(kind, names, tuple(labels[c] for c in names))
+    def vocab(kind: Kind, names: tuple[str, ...]) -> ClassList:
+        return ClassList(kind, names, tuple(labels[c] for c in names))
 
     return {
         "sed": vocab(Kind.SED, seen),

@@ -23,7 +23,7 @@ from uniav.sounds.context import MAX_TRIES, PlanContext, pick
 from uniav.sounds.envelope import active_rms, self_active
 from uniav.sounds.mixing import Placement, activity, draw_bed, fit_length, place, segments
 from uniav.sounds.plan import Backdrop, Bed, ClipItem, ClipPlan, Role
-from uniav.sounds.pools import Pool, Vocabulary, unannotated_label
+from uniav.sounds.pools import ClassList, Pool, unannotated_label
 from uniav.sounds.scenery import plain_backdrop, scene_backdrop, unrelated_pictures
 from uniav.sounds.timeline import Timeline
 from uniav.synth.vocab import Kind
@@ -34,7 +34,7 @@ MIN_ROOM = 0.5  # seconds left for an event that starts late and is cut
 class SedPlanner:
     """Draws SED `ClipPlan`s for one vocabulary (see the module docstring)."""
 
-    def __init__(self, ctx: PlanContext, spec: SedSpec, vocab: Vocabulary) -> None:
+    def __init__(self, ctx: PlanContext, spec: SedSpec, vocab: ClassList) -> None:
         if vocab.kind is not Kind.SED:
             raise ValueError("a SED planner needs a SED vocabulary")
         self.ctx = ctx
