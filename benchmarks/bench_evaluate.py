@@ -161,6 +161,7 @@ def bench_evaluate_model(n_videos: int, batch_size: int) -> None:
     from uniav.evaluation.runner import evaluate_model
     from uniav.media.grid import SnippetGrid
     from uniav.model.uniav import UniAV
+    from uniav.pipeline.prompts import PromptEmbedder, lazy_text_encoder
 
     torch.manual_seed(0)
     rng = np.random.default_rng(1)
@@ -176,6 +177,7 @@ def bench_evaluate_model(n_videos: int, batch_size: int) -> None:
         encoder=EncoderSpec.uniform("signal"),
     )
     model = UniAV(cfg).eval()
+    prompts = PromptEmbedder(model, lazy_text_encoder(cfg.encoder))  # the signal text part, as `uniav evaluate`
     steps = {"TAL": (60, 480), "AVEL": (40, 240), "SED": (40, 40)}  # native steps per video
     print(f"evaluate_model: {n_videos} videos per task, batch {batch_size}, torch threads {torch.get_num_threads()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,9 +199,8 @@ def bench_evaluate_model(n_videos: int, batch_size: int) -> None:
             )
             (folder / "ann.json").write_text(json.dumps({"database": db}))
             ds = TaskDataset(task, load_annotation_db(folder / "ann.json"), NpzFeatureStore(folder), ["test"])
-            texts = {task.name: torch.randn(task.num_classes, 512)}
             t0 = time.perf_counter()
-            report = evaluate_model(model, {task.name: ds}, texts, batch_size=batch_size)
+            report = evaluate_model(model, {task.name: ds}, prompts, batch_size=batch_size)
             secs = time.perf_counter() - t0
             print(
                 f"  {task.name:<4} ({steps[task.name][0]}-{steps[task.name][1]} steps, max_seq_len "
