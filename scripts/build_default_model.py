@@ -29,6 +29,7 @@ import numpy as np
 import yaml
 
 from uniav.sounds.config import GENERATOR_VERSION
+from uniav.training.prepare import sounds_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "uniav-sounds.yaml"
@@ -158,12 +159,9 @@ def recognition(cfg, run_name: str) -> dict[str, float]:
     from uniav.encoders import FeatureCache
     from uniav.evaluation.recognition import ranked_labels, top_k_hits
     from uniav.pipeline.detector import Detector
-    from uniav.sounds import SoundsConfig, evaluation_recordings
+    from uniav.sounds import evaluation_recordings
 
-    held = {} if cfg.sounds.held_out is None else {"held_out": tuple(cfg.sounds.held_out)}
-    sounds = SoundsConfig(
-        root=Path(cfg.sounds.root), seed=cfg.sounds.seed, realsounds=Path(cfg.sounds.realsounds), **held
-    )
+    sounds = sounds_config(cfg.sounds)
     recs = evaluation_recordings(sounds)
     labels = main_labels()
     det = Detector.from_pretrained(RUNS / run_name / "model", feature_cache=FeatureCache(ROOT / ".cache" / "f"))
@@ -204,16 +202,9 @@ def avel_probes(cfg, run_names: dict[str, str]) -> dict[str, dict[str, float]]:
     from uniav.encoders import FeatureCache
     from uniav.evaluation.recognition import ranked_labels, top_k_hits
     from uniav.pipeline.detector import Detector
-    from uniav.sounds import ProbeKind, SoundsConfig, render_avel_probe
+    from uniav.sounds import ProbeKind, render_avel_probe
 
-    held = {} if cfg.sounds.held_out is None else {"held_out": tuple(cfg.sounds.held_out)}
-    sounds = SoundsConfig(
-        root=Path(cfg.sounds.root),
-        seed=cfg.sounds.seed,
-        realsounds=Path(cfg.sounds.realsounds),
-        realpictures=Path(cfg.sounds.realpictures),
-        **held,
-    )
+    sounds = sounds_config(cfg.sounds)
     out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         truths = [

@@ -25,6 +25,11 @@ def ground_truth() -> dict:
     return json.loads((examples_dir() / "annotations.json").read_text())["database"]
 
 
+def examples_of(task: str) -> dict:
+    """The annotated example clips of `task`: id -> record."""
+    return {vid: rec for vid, rec in ground_truth().items() if rec["task"] == task}
+
+
 def tiou(a, b) -> float:
     inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
     return inter / (max(a[1], b[1]) - min(a[0], b[0]))
@@ -45,9 +50,7 @@ def test_folder_size_card_and_what_it_knows(detector):
 @pytest.mark.parametrize("task", ["AVEL", "SED"])
 def test_finds_the_annotated_events_of_the_examples(detector, task):
     found, total = 0, 0
-    for vid, rec in ground_truth().items():
-        if rec["task"] != task:
-            continue
+    for vid, rec in examples_of(task).items():
         result = detector.run(examples_dir() / f"{vid}.mp4", tasks=[task])  # the default threshold and top-k
         dets = result.tasks[task].detections
         for ann in rec["annotations"]:
@@ -57,9 +60,7 @@ def test_finds_the_annotated_events_of_the_examples(detector, task):
 
 
 def test_scores_separate_true_labels_from_others(detector):
-    for vid, rec in ground_truth().items():
-        if rec["task"] != "SED":
-            continue
+    for vid, rec in examples_of("SED").items():
         result = detector.run(examples_dir() / f"{vid}.mp4", tasks=["sed"], threshold=0.0, top_k=None)
         present = {a["label"] for a in rec["annotations"]}
         best: dict[str, float] = {}
@@ -69,7 +70,7 @@ def test_scores_separate_true_labels_from_others(detector):
         assert np.mean([best.get(x, 0.0) for x in present]) > 2 * np.mean(others), vid
 
 
-def test_examples_are_described(detector):
+def test_examples_are_described():
     listed = json.loads((examples_dir() / "examples.json").read_text())
     clips = sorted(p.name for p in Path(examples_dir()).glob("*.mp4"))
     assert sorted(listed) == clips and set(ground_truth()) <= {Path(c).stem for c in clips}

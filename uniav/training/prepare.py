@@ -4,9 +4,13 @@ annotations are missing, then extract the features that are missing (with the co
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from uniav.config import EncoderSpec
-from uniav.training.config import TrainConfig
+from uniav.training.config import SoundsDataConfig, TrainConfig
+
+if TYPE_CHECKING:
+    from uniav.sounds import SoundsConfig
 
 
 def prepare_data(cfg: TrainConfig, progress: bool = True) -> None:
@@ -69,12 +73,11 @@ def generate_synth(cfg: TrainConfig, progress: bool = True) -> None:
         bar.close()
 
 
-def generate_sounds(cfg: TrainConfig, progress: bool = True) -> None:
-    from uniav.sounds import SoundsConfig, generate
+def sounds_config(s: SoundsDataConfig) -> SoundsConfig:
+    """The UniAV-Sounds generator settings of a training configuration's `sounds` section."""
+    from uniav.sounds import SoundsConfig
 
-    s = cfg.sounds
-    assert s is not None
-    sounds = SoundsConfig(
+    return SoundsConfig(
         root=Path(s.root),
         seed=s.seed,
         sed=s.sed,
@@ -85,6 +88,14 @@ def generate_sounds(cfg: TrainConfig, progress: bool = True) -> None:
         realpictures=Path(s.realpictures),
         **({} if s.held_out is None else {"held_out": tuple(s.held_out)}),
     )
+
+
+def generate_sounds(cfg: TrainConfig, progress: bool = True) -> None:
+    from uniav.sounds import generate
+
+    s = cfg.sounds
+    assert s is not None
+    sounds = sounds_config(s)
     bar, report = _frame_bar(f"generating UniAV-Sounds in {s.root}", progress)
     try:
         generate(sounds, workers=s.workers, progress=report)
